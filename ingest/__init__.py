@@ -1,0 +1,1 @@
+"""Stage 1: daily list, download, parse, chunk."""

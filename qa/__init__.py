@@ -1,0 +1,1 @@
+"""Stage 3b: answers, follow-ups, citation lookup."""

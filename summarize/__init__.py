@@ -1,0 +1,1 @@
+"""Stage 3a: per-section retrieval, generation, verification, digest rendering."""
