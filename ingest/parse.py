@@ -115,7 +115,7 @@ class _Block:
 
 def _page_blocks(page: pymupdf.Page, pno: int) -> list[_Block]:
     out = []
-    for x0, y0, x1, y1, text, _no, btype in page.get_text("blocks", flags=TEXT_FLAGS):
+    for _x0, y0, x1, y1, text, _no, btype in page.get_text("blocks", flags=TEXT_FLAGS):
         if btype != 0:
             continue
         lines = [clean(line) for line in text.splitlines()]
