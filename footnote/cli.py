@@ -144,6 +144,42 @@ def papers(ctx: Context, as_json: bool) -> None:
     papers_table(records)
 
 
+@cli.command()
+@click.argument("day", metavar="YYYY-MM-DD")
+@click.argument("sources", nargs=-1)
+@click.option("--papers", "use_papers", is_flag=True,
+              help="The SOURCE arguments (PDF paths, directories, arXiv ids) make up the day, not the HF list.")
+@click.option("--lang", type=click.Choice(["ko", "en"]), default="ko", show_default=True, help="Digest language.")
+@click.option("--generator", type=click.Choice(["extractive", "llm"]), default=None,
+              help="Default: llm when an endpoint is configured, else extractive.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Markdown path (the JSON goes beside it). Default HOME/digests/DATE.LANG.md.")
+@click.option("--json", "as_json", is_flag=True, help="Print the digest JSON on stdout.")
+@pass_ctx
+@handle_errors
+def digest(ctx: Context, day: str, sources: tuple[str, ...], use_papers: bool, lang: str, generator: str | None,
+           out: Path | None, as_json: bool) -> None:
+    """Write the grounded digest of a day's papers: seven sections each, every statement cited."""
+    from footnote.progress import RichProgress
+    from ingest.ids import parse_date
+    from summarize.run import run_digest
+
+    parse_date(day)
+    if sources and not use_papers:
+        raise click.UsageError("SOURCE arguments need --papers (e.g. footnote digest DATE --papers a.pdf b.pdf)")
+    if use_papers and not sources:
+        raise click.UsageError("--papers needs at least one SOURCE")
+    with RichProgress() as progress:
+        result = run_digest(day, ctx.archive, sources=list(sources) if use_papers else None, lang=lang,
+                            generator=generator, progress=progress)
+    click.echo(f"generator: {result.digest.generator}", err=True)
+    md_path, json_path = result.write(out)
+    if as_json:
+        click.echo(json.dumps(result.digest.to_json(), ensure_ascii=False))
+    else:
+        click.echo(str(md_path))
+
+
 def main() -> None:
     cli(prog_name="footnote")
 

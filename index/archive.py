@@ -131,3 +131,6 @@ class Archive:
 
     def page_text(self, paper_id: str, page: int) -> str | None:
         return self.catalog.page_text(paper_id, page)
+
+    def page_offsets(self, paper_id: str) -> list[int]:
+        return self.catalog.page_offsets(paper_id)

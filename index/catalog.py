@@ -180,6 +180,14 @@ class Catalog:
         row = self._db.execute("SELECT text FROM pages WHERE paper_id=? AND page=?", (paper_id, page)).fetchone()
         return row[0] if row else None
 
+    def page_offsets(self, paper_id: str) -> list[int]:
+        """Start offset of each page in the paper's text (its pages joined by "\\n")."""
+        offsets, pos = [], 0
+        for (length,) in self._db.execute("SELECT length(text) FROM pages WHERE paper_id=? ORDER BY page", (paper_id,)):
+            offsets.append(pos)
+            pos += length + 1
+        return offsets
+
     def chunks(self, ids: Iterable[str]) -> dict[str, Chunk]:
         ids = list(ids)
         out: dict[str, Chunk] = {}

@@ -1,0 +1,198 @@
+"""A day's digest: for each paper, seven sections, each from its own retrieval, every statement verified."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from footnote.types import DailyEntry, Passage, Statement
+from index.archive import Archive
+from index.retrieve import Query, Retriever
+from summarize.extractive import pick_sentences
+from summarize.sections import SECTIONS, SectionSpec, Topic
+from summarize.verify import Draft, Grounding, Verifier
+
+log = logging.getLogger(__name__)
+
+EXCLUDE_KINDS = ("references", "front", "acknowledgments")
+
+
+@dataclass
+class SectionResult:
+    key: str
+    title: str
+    statements: list[Statement]
+    generator: str
+    note: str = ""  # e.g. why the LLM output was replaced by the extractive fallback
+    missing_labels: list[str] = field(default_factory=list)
+
+    @property
+    def stated(self) -> bool:
+        return bool(self.statements)
+
+    def to_json(self) -> dict:
+        out = {"key": self.key, "title": self.title, "stated": self.stated,
+               "statements": [s.to_json() for s in self.statements], "generator": self.generator}
+        if self.note:
+            out["note"] = self.note
+        if self.key == "setup":
+            out["missing_labels"] = self.missing_labels
+        return out
+
+
+@dataclass
+class PaperDigest:
+    id: str
+    title: str
+    status: str  # "ok" | "failed"
+    error: str | None = None
+    sections: list[SectionResult] = field(default_factory=list)
+    grounding: Grounding = field(default_factory=Grounding)
+    upvotes: int | None = None
+    abstract: str = ""  # from the daily list; shown for failed papers, marked abstract-only
+    authors: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        out = {"id": self.id, "title": self.title, "status": self.status, "error": self.error,
+               "sections": [s.to_json() for s in self.sections], "grounding": self.grounding.to_json(),
+               "upvotes": self.upvotes, "links": links(self.id)}
+        if self.status == "failed":
+            out["abstract"] = self.abstract
+            out["abstract_only"] = True
+        return out
+
+
+@dataclass
+class Digest:
+    date: str
+    lang: str
+    generator: str
+    papers: list[PaperDigest]
+
+    def to_json(self) -> dict:
+        return {"date": self.date, "lang": self.lang, "generator": self.generator,
+                "papers": [p.to_json() for p in self.papers]}
+
+
+def links(paper_id: str) -> dict:
+    if paper_id.startswith("local-"):
+        return {}
+    return {"arxiv": f"https://arxiv.org/abs/{paper_id}", "pdf": f"https://arxiv.org/pdf/{paper_id}",
+            "hf": f"https://huggingface.co/papers/{paper_id}"}
+
+
+class SectionWriter:
+    """Retrieves passages for each section of one paper and turns them into verified statements."""
+
+    def __init__(self, archive: Archive, lang: str, generator: str, llm=None) -> None:
+        self.archive = archive
+        self.retriever = Retriever(archive)
+        self.settings = archive.settings.summarize
+        self.lang = lang
+        self.generator = generator
+        self.llm = llm
+        self.verifier = Verifier(archive.page_text, archive.page_offsets)
+        queries = [q for spec in SECTIONS for topic in spec.topics for q in topic.queries]
+        self._vectors = dict(zip(queries, archive.embedder.embed(queries), strict=True))
+
+    def passages(self, paper_id: str, topic: Topic) -> list[Passage]:
+        k = self.settings.passages_per_section
+        merged: dict[str, Passage] = {}
+        for q in topic.queries:
+            for p in self.retriever.search(Query(q, k=k, paper_ids=[paper_id], exclude_kinds=EXCLUDE_KINDS,
+                                                 vector=self._vectors[q])):
+                if p.chunk.id not in merged or merged[p.chunk.id].score < p.score:
+                    merged[p.chunk.id] = p
+        ranked = sorted(merged.values(), key=lambda p: -p.score)[:k]
+        floor = self.settings.min_relevance
+        return [p for p in ranked if (p.dense or 0) >= floor or p.lexical is not None]
+
+    def write(self, paper_id: str, title: str, spec: SectionSpec) -> tuple[SectionResult, Grounding]:
+        grounding = Grounding()
+        statements: list[Statement] = []
+        missing: list[str] = []
+        notes: list[str] = []
+        generator = self.generator
+        for topic in spec.topics:
+            passages = self.passages(paper_id, topic)
+            by_id = {p.chunk.id: p for p in passages}
+            limit = self.settings.statements_per_section if topic.label is None else 2
+            drafts: list[Draft] = []
+            if passages and self.generator == "llm" and self.llm is not None:
+                from footnote.errors import LLMError
+
+                try:
+                    drafts = self.llm.draft(title, spec, topic, passages, self.lang, limit)
+                except LLMError as exc:
+                    notes.append(f"LLM failed ({exc}); extractive fallback")
+                    generator = "extractive"
+                    drafts = self._extractive(topic, passages, spec, limit)
+            elif passages:
+                drafts = self._extractive(topic, passages, spec, limit)
+            kept, g = self.verifier.verify(drafts, by_id)
+            grounding.add(g)
+            statements.extend(kept[:limit])
+            if topic.label and not kept:
+                missing.append(topic.label)
+        result = SectionResult(spec.key, spec.title(self.lang), statements, generator, "; ".join(notes), missing)
+        return result, grounding
+
+    def _extractive(self, topic: Topic, passages: list[Passage], spec: SectionSpec, limit: int) -> list[Draft]:
+        offsets = {p.chunk.paper_id: self.archive.page_offsets(p.chunk.paper_id) for p in passages}
+        return pick_sentences(topic, passages, offsets, limit=limit,
+                              max_chars=self.settings.max_sentence_chars, prefer_kinds=spec.prefer_kinds)
+
+
+def digest_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None,
+                 pool: ThreadPoolExecutor | None = None) -> PaperDigest:
+    record = writer.archive.paper(paper_id)
+    title = entry.title if entry else (record.title if record else paper_id)
+    digest = PaperDigest(paper_id, title, "ok", upvotes=entry.upvotes if entry else None,
+                         authors=entry.authors if entry else (record.authors if record else ()))
+    if pool is not None:
+        results = list(pool.map(lambda spec: writer.write(paper_id, title, spec), SECTIONS))
+    else:
+        results = [writer.write(paper_id, title, spec) for spec in SECTIONS]
+    for section, grounding in results:
+        digest.sections.append(section)
+        digest.grounding.add(grounding)
+    return digest
+
+
+def failed_paper(paper_id: str, entry: DailyEntry | None, error: str) -> PaperDigest:
+    return PaperDigest(paper_id, entry.title if entry else paper_id, "failed", error=error,
+                       upvotes=entry.upvotes if entry else None, abstract=entry.abstract if entry else "",
+                       authors=entry.authors if entry else ())
+
+
+def build_digest(day: str, archive: Archive, paper_ids: Sequence[str], *, lang: str, generator: str,
+                 entries: dict[str, DailyEntry] | None = None, errors: dict[str, str] | None = None,
+                 llm=None, progress=None) -> Digest:
+    """Digest the given papers (already ingested, or failed with a reason in ``errors``)."""
+    entries = entries or {}
+    errors = errors or {}
+    writer = SectionWriter(archive, lang, generator, llm)
+    papers: list[PaperDigest] = []
+    workers = archive.settings.llm.concurrency if generator == "llm" else 1
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        if progress:
+            progress.start(len(paper_ids))
+        for paper_id in paper_ids:
+            entry = entries.get(paper_id)
+            if paper_id in errors or archive.paper(paper_id) is None:
+                papers.append(failed_paper(paper_id, entry, errors.get(paper_id, "not in the archive")))
+                outcome = "failed"
+            else:
+                if progress:
+                    progress.stage(paper_id, "summarize")
+                papers.append(digest_paper(writer, paper_id, entry, pool))
+                outcome = "ok"
+            if progress:
+                progress.done(paper_id, outcome)
+    finally:
+        if pool:
+            pool.shutdown()
+    return Digest(day, lang, generator, papers)

@@ -1,0 +1,76 @@
+"""The offline generator: picks the most relevant, non-redundant sentences of the retrieved passages
+and states them verbatim, each citing the passage it came from."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from footnote.types import Passage
+from summarize.sections import Topic
+from summarize.verify import Draft, extract_numbers, passage_sentences
+
+_WORD = re.compile(r"[a-z][a-z0-9\-]+")
+_STOP = frozenset("the and for with that this from are was were our their which these those into have has been "
+                  "also such can its than more most over used using use based each other both".split())
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+
+
+def _looks_like_prose(text: str, max_chars: int) -> bool:
+    if not 40 <= len(text) <= max_chars:
+        return False
+    letters = sum(ch.isalpha() for ch in text)
+    if letters < 0.6 * len(text) or len(text.split()) < 7:
+        return False  # table rows, equations, reference lists
+    if not (text[0].isupper() or text[0].isdigit() or text[0] in "“\"("):
+        return False  # a fragment cut from the middle of a sentence
+    return text.rstrip()[-1:] in ".!?)”\""
+
+
+def pick_sentences(
+    topic: Topic,
+    passages: Sequence[Passage],
+    page_offsets: dict[str, list[int]],
+    *,
+    limit: int,
+    max_chars: int = 400,
+    prefer_kinds: Sequence[str] = (),
+) -> list[Draft]:
+    """Up to ``limit`` drafts, best first, chosen by relevance with a redundancy penalty (MMR-like)."""
+    query_words = set().union(*(_words(q) for q in topic.queries))
+    candidates: list[tuple[float, str, str, set[str]]] = []
+    for rank, passage in enumerate(passages):
+        chunk = passage.chunk
+        for sentence in passage_sentences(passage, page_offsets[chunk.paper_id]):
+            text = sentence.text.lstrip("•·-–* ").strip()
+            if not _looks_like_prose(text, max_chars) or not topic.cue.search(text):
+                continue
+            if topic.needs_number and not extract_numbers(text):
+                continue
+            words = _words(text)
+            overlap = len(words & query_words) / (1 + len(query_words)) ** 0.5
+            cues = len(topic.cue.findall(text))
+            score = 1.0 / (1 + rank) + 0.3 * overlap + 0.1 * min(cues, 3)
+            if chunk.kind in prefer_kinds:
+                score += 0.6
+            elif chunk.kind == "appendix":
+                score -= 0.4
+            if topic.needs_number:
+                score += 0.05 * min(len(extract_numbers(text)), 4)
+            candidates.append((score, text, chunk.id, words))
+    candidates.sort(key=lambda c: -c[0])
+    chosen: list[tuple[float, str, str, set[str]]] = []
+    for cand in candidates:
+        if len(chosen) == limit:
+            break
+        if any(_jaccard(cand[3], other[3]) > 0.5 or cand[1] == other[1] for other in chosen):
+            continue
+        chosen.append(cand)
+    return [Draft(text, [chunk_id], topic.label) for _, text, chunk_id, _ in chosen]
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
