@@ -211,8 +211,7 @@ class Catalog:
         *,
         paper_ids: Sequence[str] | None = None,
         exclude_kinds: Sequence[str] = ("references",),
-        since: str | None = None,
-        until: str | None = None,
+        include_kinds: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
         """(chunk id, BM25 score, higher is better) for the best ``k`` chunks."""
         match = fts_query(query)
@@ -225,9 +224,9 @@ class Catalog:
         if exclude_kinds:
             where.append(f"c.kind NOT IN ({','.join('?' * len(exclude_kinds))})")
             args.extend(exclude_kinds)
-        if since or until:
-            where.append("c.paper_id IN (SELECT id FROM papers WHERE published >= ? AND published <= ?)")
-            args.extend([since or "0000-00-00", until or "9999-99-99"])
+        if include_kinds:
+            where.append(f"c.kind IN ({','.join('?' * len(include_kinds))})")
+            args.extend(include_kinds)
         sql = (
             f"SELECT c.id, bm25(chunks_fts, 1.0, 0.3) AS score FROM chunks_fts JOIN chunks c ON c.n = "
             f"chunks_fts.rowid WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"

@@ -19,6 +19,7 @@ class Query:
     since: str | None = None
     until: str | None = None
     exclude_kinds: Sequence[str] = ("references",)
+    include_kinds: Sequence[str] | None = None  # only these section kinds, if given
     vector: np.ndarray | None = None  # precomputed embedding of text, if any
 
 
@@ -33,10 +34,10 @@ class Retriever:
             return []
         vector = query.vector if query.vector is not None else self.archive.embedder.embed([query.text])[0]
         dense = self.archive.store.query(
-            vector, self.settings.dense_k, paper_ids=paper_ids, exclude_kinds=query.exclude_kinds
+            vector, self.settings.dense_k, paper_ids=paper_ids, exclude_kinds=query.exclude_kinds, include_kinds=query.include_kinds
         )
         lexical = self.archive.catalog.lexical_search(
-            query.text, self.settings.lexical_k, paper_ids=paper_ids, exclude_kinds=query.exclude_kinds
+            query.text, self.settings.lexical_k, paper_ids=paper_ids, exclude_kinds=query.exclude_kinds, include_kinds=query.include_kinds
         )
         return self._fuse(dense, lexical, query.k)
 

@@ -19,7 +19,13 @@ class VectorStore(Protocol):
     def delete_paper(self, paper_id: str) -> None: ...
 
     def query(
-        self, vector: np.ndarray, k: int, *, paper_ids: Sequence[str] | None = None, exclude_kinds: Sequence[str] = ()
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        paper_ids: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] = (),
+        include_kinds: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]: ...
 
     def count(self) -> int: ...
@@ -79,9 +85,17 @@ class ChromaStore:
         self.collection.delete(where={"paper_id": paper_id})
 
     def query(
-        self, vector: np.ndarray, k: int, *, paper_ids: Sequence[str] | None = None, exclude_kinds: Sequence[str] = ()
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        paper_ids: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] = (),
+        include_kinds: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
         clauses: list[dict] = []
+        if include_kinds:
+            clauses.append({"kind": {"$in": list(include_kinds)}})
         if paper_ids is not None:
             if not paper_ids:
                 return []

@@ -97,17 +97,26 @@ class SectionWriter:
         queries = [q for spec in SECTIONS for topic in spec.topics for q in topic.queries]
         self._vectors = dict(zip(queries, archive.embedder.embed(queries), strict=True))
 
-    def passages(self, paper_id: str, topic: Topic) -> list[Passage]:
+    def passages(self, paper_id: str, topic: Topic, prefer_kinds: tuple[str, ...] = ()) -> list[Passage]:
+        """The topic's passages in this paper: the best of the sections where such text usually stands
+        (abstract and introduction for motivation, ...), then relevant ones from anywhere else."""
         k = self.settings.passages_per_section
-        merged: dict[str, Passage] = {}
-        for q in topic.queries:
-            for p in self.retriever.search(Query(q, k=k, paper_ids=[paper_id], exclude_kinds=EXCLUDE_KINDS,
-                                                 vector=self._vectors[q])):
-                if p.chunk.id not in merged or merged[p.chunk.id].score < p.score:
-                    merged[p.chunk.id] = p
-        ranked = sorted(merged.values(), key=lambda p: -p.score)[:k]
         floor = self.settings.min_relevance
-        return [p for p in ranked if (p.dense or 0) >= floor or p.lexical is not None]
+
+        def search(include: tuple[str, ...] | None) -> list[Passage]:
+            merged: dict[str, Passage] = {}
+            for q in topic.queries:
+                query = Query(q, k=k, paper_ids=[paper_id], exclude_kinds=EXCLUDE_KINDS, include_kinds=include,
+                              vector=self._vectors[q])
+                for p in self.retriever.search(query):
+                    if p.chunk.id not in merged or merged[p.chunk.id].score < p.score:
+                        merged[p.chunk.id] = p
+            return sorted(merged.values(), key=lambda p: -p.score)
+
+        preferred = search(prefer_kinds)[: k // 2] if prefer_kinds else []
+        seen = {p.chunk.id for p in preferred}
+        general = [p for p in search(None) if p.chunk.id not in seen and ((p.dense or 0) >= floor or p.lexical)]
+        return preferred + general[: k - len(preferred)]
 
     def write(self, paper_id: str, title: str, spec: SectionSpec) -> tuple[SectionResult, Grounding]:
         grounding = Grounding()
@@ -116,7 +125,7 @@ class SectionWriter:
         notes: list[str] = []
         generator = self.generator
         for topic in spec.topics:
-            passages = self.passages(paper_id, topic)
+            passages = self.passages(paper_id, topic, spec.prefer_kinds)
             by_id = {p.chunk.id: p for p in passages}
             limit = self.settings.statements_per_section if topic.label is None else 2
             drafts: list[Draft] = []
