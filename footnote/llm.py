@@ -192,9 +192,11 @@ class LLMClient:
             text = text.replace(self._key, "***")
         return _one_line(text, 300)
 
-    def _error(self, message: str, cls: type[LLMError] = LLMError, usage: Usage | None = None) -> LLMError:
-        message = self._redact(message)
-        return LLMOutputError(message, usage) if cls is LLMOutputError else cls(message)
+    def _error(self, message: str) -> LLMError:
+        return LLMError(self._redact(message))
+
+    def _output_error(self, message: str, usage: Usage) -> LLMOutputError:
+        return LLMOutputError(self._redact(message), usage)
 
     def _translate(self, exc: openai.OpenAIError) -> LLMError:
         endpoint = _safe_endpoint(self.settings.base_url)
@@ -286,10 +288,9 @@ class LLMClient:
         if finish == "content_filter":
             raise self._error("LLM reply was withheld by the endpoint's content filter")
         if finish == "length":
-            raise self._error(
+            raise self._output_error(
                 f"LLM reply was cut off at max_tokens={max_tokens or self.settings.max_tokens} "
                 f"(truncated or looping output): {_one_line(content or '')!r}",
-                LLMOutputError,
                 usage,
             )
         if content is None:
@@ -301,7 +302,7 @@ class LLMClient:
             if schema is not None:
                 _check_schema(obj, schema)
         except ValueError as exc:
-            raise self._error(f"LLM {exc}", LLMOutputError, usage) from None
+            raise self._output_error(f"LLM {exc}", usage) from None
         return obj, usage
 
     def complete_json_retry(
