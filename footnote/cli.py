@@ -180,6 +180,127 @@ def digest(ctx: Context, day: str, sources: tuple[str, ...], use_papers: bool, l
         click.echo(str(md_path))
 
 
+def _llm_client(ctx: Context, generator: str | None):
+    from summarize.run import choose_generator
+
+    if choose_generator(ctx.archive, generator) != "llm":
+        return None
+    from footnote.llm import LLMClient
+
+    return LLMClient(ctx.settings.llm)
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+        return
+    from footnote.render import answer_text
+
+    answer_text(answer)
+
+
+def _ask_once(ctx: Context, question: str, session_name: str | None, *, k, paper_ids, since, until, llm):
+    from qa import session as sessions
+    from qa.ask import ask as run_ask
+
+    session = sessions.load(ctx.settings.home, session_name) if session_name else None
+    query = question
+    if session and session.turns:
+        query = llm.rewrite_query(question, session.history()) if llm else sessions.resolve_offline(question, session)
+    elif llm is not None and not question.isascii():
+        query = llm.rewrite_query(question, [])  # e.g. a Korean question over English papers
+    answer = run_ask(ctx.archive, question, query=query, k=k, paper_ids=paper_ids, since=since, until=until, llm=llm)
+    if session is not None:
+        papers = sorted({c.paper_id for s in answer.statements for c in s.citations})
+        session.turns.append(sessions.Turn(question, query, answer.text, papers))
+        sessions.save(ctx.settings.home, session)
+    return answer
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--paper", "paper_ids", multiple=True, metavar="ID", help="Only these papers (repeatable).")
+@click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only papers filed on or after this date.")
+@click.option("--until", default=None, metavar="YYYY-MM-DD", help="Only papers filed on or before this date.")
+@click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve (default qa.k).")
+@click.option("--generator", type=click.Choice(["extractive", "llm"]), default=None,
+              help="Default: llm when an endpoint is configured, else extractive.")
+@click.option("--session", "session_name", default=None, metavar="NAME",
+              help="Keep a conversation: follow-ups are resolved against earlier turns.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@pass_ctx
+@handle_errors
+def ask(ctx: Context, question: str, paper_ids: tuple[str, ...], since: str | None, until: str | None,
+        k: int | None, generator: str | None, session_name: str | None, as_json: bool) -> None:
+    """Answer a question across the archive, every statement cited; or say it is not found."""
+    from ingest.ids import parse_date
+
+    for day in (since, until):
+        if day:
+            parse_date(day)
+    llm = _llm_client(ctx, generator)
+    answer = _ask_once(ctx, question, session_name, k=k, paper_ids=list(paper_ids) or None, since=since,
+                       until=until, llm=llm)
+    _print_answer(answer, as_json)
+
+
+@cli.command()
+@click.option("--session", "session_name", default=None, metavar="NAME", help="Session name (default: chat).")
+@click.option("--generator", type=click.Choice(["extractive", "llm"]), default=None,
+              help="Default: llm when an endpoint is configured, else extractive.")
+@pass_ctx
+@handle_errors
+def chat(ctx: Context, session_name: str | None, generator: str | None) -> None:
+    """Ask questions interactively; follow-ups use the earlier turns (Ctrl-D to leave)."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - readline is missing on some platforms
+        readline = None
+    name = session_name or "chat"
+    history = ctx.settings.home / "sessions" / ".history"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    if readline is not None and history.exists():
+        readline.read_history_file(history)
+    llm = _llm_client(ctx, generator)
+    try:
+        while True:
+            try:
+                question = input("? ").strip()
+            except EOFError:
+                break
+            if not question:
+                continue
+            try:
+                answer = _ask_once(ctx, question, name, k=None, paper_ids=None, since=None, until=None, llm=llm)
+            except FootnoteError as exc:
+                click.echo(f"error: {exc}", err=True)
+                continue
+            _print_answer(answer, False)
+    finally:
+        if readline is not None:
+            readline.write_history_file(history)
+
+
+@cli.command()
+@click.argument("claim")
+@click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="Matches to show (default qa.k).")
+@click.option("--paper", "paper_ids", multiple=True, metavar="ID", help="Only these papers (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON.")
+@pass_ctx
+@handle_errors
+def cite(ctx: Context, claim: str, k: int | None, paper_ids: tuple[str, ...], as_json: bool) -> None:
+    """Find the passages that state a claim or a number: paper, page, section and quote."""
+    from qa.cite import cite as run_cite
+
+    matches = run_cite(ctx.archive, claim, k=k or ctx.settings.qa.k, paper_ids=list(paper_ids) or None)
+    if as_json:
+        click.echo(json.dumps({"query": claim, "matches": [m.to_json() for m in matches]}, ensure_ascii=False))
+        return
+    from footnote.render import matches_text
+
+    matches_text(claim, matches)
+
+
 def main() -> None:
     cli(prog_name="footnote")
 

@@ -31,3 +31,36 @@ def papers_table(records) -> None:
     for r in records:
         table.add_row(r.id, r.title[:80], str(r.pages), str(r.chunks), (r.ingested_at or "")[:19])
     stdout.print(table)
+
+
+def _marked(quote: str, span) -> str:
+    from rich.markup import escape
+
+    if not span:
+        return escape(quote)
+    start, end = span
+    return f"{escape(quote[:start])}[bold reverse]{escape(quote[start:end])}[/]{escape(quote[end:])}"
+
+
+def matches_text(query: str, matches) -> None:
+    if not matches:
+        stdout.print(f"No passage in the archive states {query!r}.")
+        return
+    for n, m in enumerate(matches, start=1):
+        stdout.print(f"[bold]{n}. {m.paper_id}[/] p. {m.page} · {m.section} · score {m.score:.3f}", highlight=False)
+        stdout.print(f"   {m.title}", style="dim", highlight=False, markup=False)
+        stdout.print(f"   “{_marked(m.quote, m.span)}”", highlight=False)
+        stdout.print(f"   https://arxiv.org/pdf/{m.paper_id}#page={m.page}", style="dim", markup=False)
+
+
+def answer_text(answer) -> None:
+    from rich.markup import escape
+
+    if answer.abstained:
+        stdout.print("Not found in the archive.", highlight=False)
+        return
+    for s in answer.statements:
+        refs = ", ".join(f"{c.paper_id} p. {c.page}" for c in s.citations)
+        stdout.print(f"- {escape(s.text)} [dim][{escape(refs)}][/]", highlight=False)
+    if answer.note:
+        stdout.print(f"({escape(answer.note)})", style="dim", highlight=False)

@@ -1,0 +1,133 @@
+"""Citation lookup: which paper, page and passage states a claim or a number."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from footnote.types import Passage
+from index.archive import Archive
+from index.retrieve import Query, Retriever
+from summarize.verify import Sentence, extract_numbers, normalise, numbers_in, passage_sentences
+
+_TERM = re.compile(r"[A-Za-z][A-Za-z0-9\-\.]*[0-9A-Z][A-Za-z0-9\-]*|[A-Za-z]{3,}")
+
+
+@dataclass(frozen=True)
+class Match:
+    paper_id: str
+    title: str
+    page: int
+    section: str
+    quote: str
+    score: float
+    span: tuple[int, int] | None  # the matching part of the quote, if one was found
+
+    def to_json(self) -> dict:
+        out = {"paper_id": self.paper_id, "title": self.title, "page": self.page, "section": self.section,
+               "quote": self.quote, "score": round(self.score, 4)}
+        out["match"] = list(self.span) if self.span else None
+        return out
+
+
+def _names(text: str) -> list[str]:
+    """Exact-match terms: model and benchmark names such as GSM8K, Qwen2.5-7B, AIME."""
+    return [t for t in _TERM.findall(text) if any(c.isdigit() for c in t) or (t.isupper() and len(t) > 2)]
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
+
+
+def best_sentence(query: str, passage: Passage, offsets: list[int]) -> tuple[Sentence | None, float]:
+    """The sentence of the passage that best states the query, and how well (exact numbers and names first)."""
+    numbers = extract_numbers(query)
+    names = [n.lower() for n in _names(query)]
+    words = _words(query)
+    best, best_score = None, -1.0
+    for sentence in passage_sentences(passage, offsets):
+        text = sentence.text
+        score = 0.0
+        if numbers:
+            score += 3.0 * len(numbers_in(numbers, text)) / len(numbers)
+            found = extract_numbers(text)
+            exact = sum(any(n.value == f.value and n.unit == f.unit for f in found) for n in numbers)
+            score += 1.0 * exact / len(numbers)  # 6.5× outranks a bare 6.5
+        if names:
+            score += 2.0 * sum(n in text.lower() for n in names) / len(names)
+        if normalise(query).lower() in text.lower():
+            score += 3.0
+        score += len(words & _words(text)) / (1 + len(words))
+        if score > best_score:
+            best, best_score = sentence, score
+    return best, best_score
+
+
+def _span(query: str, quote: str) -> tuple[int, int] | None:
+    lower = quote.lower()
+    needle = normalise(query).lower()
+    if needle and needle in lower:
+        start = lower.index(needle)
+        return start, start + len(needle)
+    for number in extract_numbers(query):
+        for m in re.finditer(re.escape(number.text), quote):
+            return m.start(), m.end()
+        for found in extract_numbers(quote):
+            if number.matches(found):
+                start = quote.find(found.text)
+                if start >= 0:
+                    return start, start + len(found.text)
+    for name in _names(query):
+        start = lower.find(name.lower())
+        if start >= 0:
+            return start, start + len(name)
+    return None
+
+
+def _window(quote: str, span: tuple[int, int] | None, width: int = 160) -> tuple[str, tuple[int, int] | None]:
+    """Cut a long quote (a table flattened into one "sentence") to the words around the match."""
+    if len(quote) <= 2 * width + 40:
+        return quote, span
+    center = (span[0] + span[1]) // 2 if span else 0
+    start = max(0, center - width)
+    end = min(len(quote), max(center + width, start + 2 * width))
+    while start > 0 and not quote[start - 1].isspace():
+        start -= 1
+    while end < len(quote) and not quote[end].isspace():
+        end += 1
+    cut = quote[start:end].strip()
+    offset = quote.index(cut, start) if cut else 0
+    return cut, ((span[0] - offset, span[1] - offset) if span else None)
+
+
+def cite(archive: Archive, query: str, *, k: int = 5, paper_ids: Sequence[str] | None = None,
+         include_references: bool = False) -> list[Match]:
+    """The passages that state ``query``, best first: exact numbers and names outrank paraphrase."""
+    retriever = Retriever(archive)
+    exclude = () if include_references else ("references",)
+    passages = retriever.search(Query(query, k=max(20, k * 4), paper_ids=paper_ids, exclude_kinds=exclude))
+    offsets: dict[str, list[int]] = {}
+    ranked: list[tuple[float, Match]] = []
+    top = passages[0].score if passages else 1.0
+    for passage in passages:
+        pid = passage.chunk.paper_id
+        if pid not in offsets:
+            offsets[pid] = archive.page_offsets(pid)
+        sentence, exact = best_sentence(query, passage, offsets[pid])
+        if sentence is None:
+            continue
+        score = exact + passage.score / top
+        quote, span = _window(sentence.text, _span(query, sentence.text))
+        ranked.append((score, Match(pid, passage.title, sentence.page, passage.chunk.section, quote, score, span)))
+    ranked.sort(key=lambda item: -item[0])
+    out: list[Match] = []
+    seen: set[tuple[str, int, str]] = set()
+    for _, match in ranked:
+        key = (match.paper_id, match.page, match.quote)
+        if key not in seen:
+            seen.add(key)
+            out.append(match)
+        if len(out) == k:
+            break
+    return out
