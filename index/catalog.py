@@ -305,16 +305,20 @@ _STOP = frozenset(
 
 
 def fts_query(text: str) -> str:
-    """An FTS5 OR-query of the text's words and numbers; numbers such as 79.8 become phrases "79 8"."""
+    """An FTS5 OR-query of the text's words, split the way the unicode61 tokenizer splits the index
+    ("79.8" → phrase "79 8", "Qwen2.5-7B" → "qwen2 5 7b"); "6.5×" also matches "6.5x"."""
     terms: list[str] = []
-    for token in re.findall(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:[-'][^\W\d_]+)*\d*|\d+", text.lower()):
-        parts = [p for p in re.split(r"[^\w]+", token) if p]
+    for word in text.lower().split():
+        parts = re.findall(r"[^\W_]+", word)
         if not parts or (len(parts) == 1 and parts[0] in _STOP):
             continue
-        phrase = " ".join(parts)
-        term = f'"{phrase}"'
-        if term not in terms:
-            terms.append(term)
+        phrases = [" ".join(parts)]
+        if word.rstrip(".,;:)").endswith("×") and parts[-1].isdigit():
+            phrases.append(" ".join([*parts[:-1], parts[-1] + "x"]))
+        for phrase in phrases:
+            term = f'"{phrase}"'
+            if term not in terms:
+                terms.append(term)
     return " OR ".join(terms)
 
 
