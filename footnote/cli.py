@@ -40,6 +40,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # usage errors keep click's own message and exit code 2
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
@@ -173,7 +175,7 @@ def digest(ctx: Context, day: str, sources: tuple[str, ...], use_papers: bool, l
         result = run_digest(day, ctx.archive, sources=list(sources) if use_papers else None, lang=lang,
                             generator=generator, progress=progress)
     click.echo(f"generator: {result.digest.generator}", err=True)
-    md_path, json_path = result.write(out)
+    md_path, _json_path = result.write(out)
     if as_json:
         click.echo(json.dumps(result.digest.to_json(), ensure_ascii=False))
     else:

@@ -1,8 +1,10 @@
 """PDF → page texts in reading order, with section headings, via PyMuPDF.
 
 Each page's text is built from PyMuPDF's text blocks (fast, and in content-stream order, which
-for two-column LaTeX papers is column by column). Running headers, footers, bare page numbers
-and the arXiv margin stamp are dropped; tables and captions are kept. Headings come from the
+for two-column LaTeX papers is column by column), with line ends dehyphenated exactly as
+``page.get_text("text", flags=TEXT_FLAGS)`` does, so every block is PyMuPDF's own text of the
+page. Running headers, footers, bare page numbers, the arXiv margin stamp and invisible (sub-1pt)
+text are dropped; tables and captions are kept. Headings come from the
 PDF outline when it has one and from the shape of short blocks otherwise.
 """
 
@@ -21,7 +23,9 @@ from footnote.errors import PDFError
 # Dehyphenate line ends, expand ligatures (no PRESERVE_LIGATURES), clip to the page box.
 TEXT_FLAGS = pymupdf.TEXT_DEHYPHENATE | pymupdf.TEXT_MEDIABOX_CLIP
 
-_JUNK = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ue000-\uf8ff\ufffd]")
+# Control characters (C0 but tab/newline, DEL, C1), lone surrogates, private-use characters of the
+# BMP and of planes 15-16, and the replacement character.
+_JUNK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -113,14 +117,43 @@ class _Block:
     text: str
 
 
+def _dehyphenate(lines: list[str]) -> list[str]:
+    """Join a block's lines the way ``page.get_text("text")`` does under TEXT_DEHYPHENATE.
+
+    The "blocks" and "dict" outputs ignore the flag, so "sys-" / "tems" would stay apart where
+    PyMuPDF's plain text reads "systems": a line ending in "-" loses the hyphen and is joined to
+    the next line of its block (a block's last line just loses the hyphen).
+    """
+    out: list[str] = []
+    carry = ""
+    for line in lines:
+        line = carry + line
+        carry = ""
+        if line.endswith("-"):
+            carry = line[:-1]
+        else:
+            out.append(line)
+    if carry:
+        out.append(carry)
+    return out
+
+
+_INVISIBLE_PT = 1.0  # spans set smaller than this are hidden payloads (e.g. LaTeXiT's base64 source)
+
+
 def _page_blocks(page: pymupdf.Page, pno: int) -> list[_Block]:
     out = []
-    for _x0, y0, x1, y1, text, _no, btype in page.get_text("blocks", flags=TEXT_FLAGS):
-        if btype != 0:
+    for block in page.get_text("dict", flags=TEXT_FLAGS)["blocks"]:
+        if block.get("type", 0) != 0:
             continue
-        lines = [clean(line) for line in text.splitlines()]
+        raw = [
+            "".join(span["text"] for span in line["spans"] if span["size"] >= _INVISIBLE_PT)
+            for line in block.get("lines", [])
+        ]
+        lines = [clean(line) for line in _dehyphenate(raw)]
         joined = " ".join(line for line in lines if line)
         if joined:
+            _x0, y0, x1, y1 = block["bbox"]
             out.append(_Block(pno, y0, y1, x1, joined))
     return out
 
@@ -147,8 +180,11 @@ def _drop_running_text(pages: list[list[_Block]], heights: list[float], widths: 
     repeat = max(3, int(0.3 * len(pages)))
 
     def running_heading(b: _Block, h: float) -> bool:
-        # A running header that repeats the current section's heading (e.g. "2. Introduction").
-        return b.y1 <= 0.07 * h and bool(_NUMBERED.match(b.text)) and _norm_title(b.text) in body_titles
+        # A running header that repeats the current section's heading (e.g. "2. Introduction", or
+        # "References" atop each page of the bibliography).
+        if b.y1 > 0.07 * h or _norm_title(b.text) not in body_titles:
+            return False
+        return bool(_NUMBERED.match(b.text)) or (bool(_NAMED.match(b.text)) and counts[_margin_key(b.text)] >= 2)
 
     for i, (blocks, h, w) in enumerate(zip(pages, heights, widths, strict=True)):
         pages[i] = [
@@ -226,6 +262,8 @@ def _heading_of(block: _Block, outline: dict[int, list[str]], last_top: list[int
 def parse_pdf(source: Path | bytes, *, max_pages: int = 300, name: str | None = None) -> ParsedPDF:
     """Parse a PDF into cleaned page texts and sections. Raises PDFError with a one-line reason."""
     label = name or (source.name if isinstance(source, Path) else "PDF")
+    if any(ord(c) < 32 or ord(c) == 127 for c in label):
+        label = repr(label)  # keep the message on one line
     data = source.read_bytes() if isinstance(source, Path) else source
     if not data.startswith(b"%PDF-"):
         raise PDFError(f"{label}: not a PDF (starts with {data[:15]!r})")
@@ -236,34 +274,52 @@ def parse_pdf(source: Path | bytes, *, max_pages: int = 300, name: str | None = 
     except Exception as exc:
         raise PDFError(f"{label}: damaged PDF ({clean(str(exc)) or type(exc).__name__})") from None
     with doc:
-        if doc.needs_pass:
-            raise PDFError(f"{label}: encrypted PDF (needs a password)")
-        if doc.page_count == 0:
-            raise PDFError(f"{label}: PDF has no pages")
-        if doc.page_count > max_pages:
-            raise PDFError(f"{label}: {doc.page_count} pages, over the limit of {max_pages} (ingest.max_pages)")
-        pages_blocks: list[list[_Block]] = []
-        heights, widths, skipped = [], [], []
-        for pno in range(1, doc.page_count + 1):
-            try:
-                page = doc[pno - 1]
-                heights.append(page.rect.height or 792.0)
-                widths.append(page.rect.width or 612.0)
-                pages_blocks.append(_page_blocks(page, pno))
-            except Exception:  # one unreadable page never discards the paper
-                if len(heights) < pno:
-                    heights.append(792.0)
-                    widths.append(612.0)
-                pages_blocks.append([])
-                skipped.append(pno)
-        outline = _outline(doc)
-        meta_title = clean((doc.metadata or {}).get("title") or "")
-        big_title = _largest_text(doc[0]) if 0 not in [p - 1 for p in skipped] else ""
+        try:
+            pages_blocks, heights, widths, skipped, outline, meta_title, big_title = _read(doc, label, max_pages)
+        except PDFError:
+            raise
+        except Exception as exc:  # MuPDF failing outside a single page: the file is broken as a whole
+            raise PDFError(f"{label}: damaged PDF ({clean(str(exc)) or type(exc).__name__})") from None
     if sum(len(b.text) for blocks in pages_blocks for b in blocks) < 100:
         raise PDFError(f"{label}: no extractable text (scanned or image-only PDF?)")
     _drop_running_text(pages_blocks, heights, widths)
     title = big_title if _plausible_title(big_title) else meta_title
     return _assemble(pages_blocks, outline, title, tuple(skipped))
+
+
+def _read(doc: pymupdf.Document, label: str, max_pages: int):
+    """Blocks, page sizes, unreadable pages, outline and title candidates of an open document."""
+    if doc.needs_pass:
+        raise PDFError(f"{label}: encrypted PDF (needs a password)")
+    page_count = doc.page_count  # read once: MuPDF may repair a damaged file while loading pages
+    if page_count == 0:
+        raise PDFError(f"{label}: PDF has no pages")
+    if page_count > max_pages:
+        raise PDFError(f"{label}: {page_count} pages, over the limit of {max_pages} (ingest.max_pages)")
+    pages_blocks: list[list[_Block]] = []
+    heights: list[float] = []
+    widths: list[float] = []
+    skipped: list[int] = []
+    big_title = ""
+    for pno in range(1, page_count + 1):
+        try:
+            page = doc[pno - 1]
+            height, width = page.rect.height or 792.0, page.rect.width or 612.0
+            blocks = _page_blocks(page, pno)
+            if pno == 1:
+                big_title = _largest_text(page)
+        except Exception:  # one unreadable page never discards the paper
+            height, width, blocks = 792.0, 612.0, []
+            skipped.append(pno)
+        pages_blocks.append(blocks)
+        heights.append(height)
+        widths.append(width)
+    outline = _outline(doc)
+    try:
+        meta_title = clean((doc.metadata or {}).get("title") or "")
+    except Exception:  # unreadable metadata is no reason to lose the paper
+        meta_title = ""
+    return pages_blocks, heights, widths, skipped, outline, meta_title, big_title
 
 
 def _assemble(

@@ -28,7 +28,13 @@ class RemotePaper:
 
 Source = LocalPDF | RemotePaper
 
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _URL_ID = re.compile(r"^/(?:abs|pdf|papers|html)/(?P<id>.+?)(?:\.pdf)?/?$")
+
+
+def _show(source: str) -> str:
+    """The source as the user wrote it, or its repr when it holds control characters (one-line messages)."""
+    return repr(source) if any(ord(c) < 32 or ord(c) == 127 for c in source) else source
 
 
 def local_id(path: Path) -> tuple[str, int | None]:
@@ -43,8 +49,14 @@ def local_id(path: Path) -> tuple[str, int | None]:
 def resolve(source: str) -> list[Source]:
     """Expand one SOURCE argument; raise InvalidSourceError with a one-line reason."""
     if "\x00" in source:
-        raise InvalidSourceError(f"{source!r}: contains a NUL byte")
-    if source.startswith(("http://", "https://")):
+        raise InvalidSourceError(f"{_show(source)}: contains a NUL byte")
+    if not source.strip():
+        # Path("") is ".", so an empty argument (an unset shell variable) would ingest the working directory.
+        raise InvalidSourceError(f"{source!r}: empty source")
+    scheme = _SCHEME.match(source)
+    if scheme:
+        if scheme.group(1).lower() not in ("http", "https"):
+            raise InvalidSourceError(f"{_show(source)}: unsupported URL scheme (give an arXiv or HF paper URL)")
         return [_from_url(source)]
     if is_arxiv_id(source):
         paper_id, version = parse_arxiv_id(source)
@@ -53,22 +65,22 @@ def resolve(source: str) -> list[Source]:
     if path.is_dir():
         pdfs = sorted(p for p in path.iterdir() if p.suffix.lower() == ".pdf" and p.is_file())
         if not pdfs:
-            raise InvalidSourceError(f"{source}: directory holds no .pdf files")
+            raise InvalidSourceError(f"{_show(source)}: directory holds no .pdf files")
         return [LocalPDF(str(p), p, *local_id(p)) for p in pdfs]
     if path.is_file():
         return [LocalPDF(source, path, *local_id(path))]
     if path.exists():
-        raise InvalidSourceError(f"{source}: not a regular file or directory")
-    raise InvalidSourceError(f"{source}: no such file, and not an arXiv id or paper URL")
+        raise InvalidSourceError(f"{_show(source)}: not a regular file or directory")
+    raise InvalidSourceError(f"{_show(source)}: no such file, and not an arXiv id or paper URL")
 
 
 def _from_url(url: str) -> RemotePaper:
     parsed = urlparse(url)
     host = (parsed.hostname or "").lower()
     if not (host == "arxiv.org" or host.endswith(".arxiv.org") or host in ("huggingface.co", "hf.co")):
-        raise InvalidSourceError(f"{url}: not an arXiv or huggingface.co/papers URL")
+        raise InvalidSourceError(f"{_show(url)}: not an arXiv or huggingface.co/papers URL")
     m = _URL_ID.match(parsed.path)
     if not m or not is_arxiv_id(m.group("id")):
-        raise InvalidSourceError(f"{url}: no arXiv id in this URL")
+        raise InvalidSourceError(f"{_show(url)}: no arXiv id in this URL")
     paper_id, version = parse_arxiv_id(m.group("id"))
     return RemotePaper(url, paper_id, version)

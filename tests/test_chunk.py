@@ -1,0 +1,170 @@
+"""ingest.chunk on the whole real corpus: every chunk is text from the pages it claims, inside one section."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+
+import pytest
+
+from footnote.types import Chunk
+from ingest.chunk import chunk_paper
+from ingest.parse import parse_pdf
+from tests import pdfs
+from tests.conftest import SMALL_SET
+from tests.pdfs import corpus_ids, found_in_order, norm, parsed, pymupdf_pages
+
+ALL = corpus_ids()
+
+
+@functools.cache
+def embedder():
+    from index.embed import default_embedder
+
+    return default_embedder()  # only its tokenizer is used here: the model itself stays unloaded
+
+
+@functools.cache
+def chunks_of(paper_id: str) -> tuple[Chunk, ...]:
+    return tuple(chunk_paper(paper_id, parsed(paper_id), count_tokens=embedder().count_tokens))
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_chunk_text_is_the_parsed_text_of_its_pages(paper_id):
+    doc = parsed(paper_id)
+    offsets = doc.page_offsets()
+    chunks = chunks_of(paper_id)
+    assert len(chunks) >= 30
+    for c in chunks:
+        assert c.paper_id == paper_id
+        assert c.text == doc.text[c.char_start : c.char_end]
+        assert c.text == c.text.strip() and c.text
+        assert 1 <= c.page_start <= c.page_end <= doc.page_count
+        # the claimed pages are exactly the pages the span touches
+        assert bisect.bisect_right(offsets, c.char_start) == c.page_start
+        assert bisect.bisect_right(offsets, c.char_end - 1) == c.page_end
+        assert norm(c.text) in norm(" ".join(doc.pages[c.page_start - 1 : c.page_end]))
+
+
+@functools.cache
+def pages_not_contiguous(paper_id: str) -> tuple[str, ...]:
+    """Check every chunk against PyMuPDF's plain text of each page it claims (junk chars removed).
+
+    The chunk's piece on each page must be found there, whitespace-normalised. Where the parser
+    dropped something in the middle of the piece (a running header, a page number, invisible text),
+    the piece's blocks must still be found there in order; returns the ids of those chunks.
+    """
+    doc = parsed(paper_id)
+    offsets = doc.page_offsets()
+    raw = [norm(page) for page in pymupdf_pages(paper_id)]
+    gapped = []
+    for c in chunks_of(paper_id):
+        for page in range(c.page_start, c.page_end + 1):
+            start = max(c.char_start, offsets[page - 1])
+            end = min(c.char_end, offsets[page - 1] + len(doc.pages[page - 1]))
+            piece = doc.text[start:end]
+            if norm(piece) in raw[page - 1]:
+                continue
+            parts = [norm(line) for line in piece.split("\n") if norm(line)]
+            assert found_in_order(parts, raw[page - 1]), f"{c.id} (page {page}): {c.text[:120]!r}"
+            gapped.append(c.id)
+    return tuple(dict.fromkeys(gapped))
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_chunk_text_is_found_in_pymupdfs_own_text_of_its_pages(paper_id):
+    pages_not_contiguous(paper_id)
+
+
+def test_nearly_every_chunk_is_one_contiguous_run_of_pymupdf_text():
+    total = sum(len(chunks_of(p)) for p in ALL)
+    gapped = [cid for p in ALL for cid in pages_not_contiguous(p)]
+    assert total > 2000
+    assert len(gapped) <= total // 100, gapped
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_no_chunk_spans_two_sections(paper_id):
+    sections = parsed(paper_id).sections
+    starts = [s.char_start for s in sections]
+    for c in chunks_of(paper_id):
+        section = sections[bisect.bisect_right(starts, c.char_start) - 1]
+        assert section.char_start <= c.char_start < c.char_end <= section.char_end, c.id
+        assert (c.section, c.kind) == (section.title, section.kind)
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_chunks_cover_every_section_and_advance(paper_id):
+    doc = parsed(paper_id)
+    chunks = chunks_of(paper_id)
+    for section in doc.sections:
+        body = doc.text[section.char_start : section.char_end]
+        inside = [c for c in chunks if section.char_start <= c.char_start < section.char_end]
+        if len(body.strip()) < 40:
+            continue
+        assert inside, section.title
+        # no text is lost between neighbouring chunks
+        covered = [False] * len(body)
+        for c in inside:
+            for i in range(c.char_start - section.char_start, c.char_end - section.char_start):
+                covered[i] = True
+        lost = [body[i] for i, ok in enumerate(covered) if not ok and not body[i].isspace()]
+        assert not lost, (section.title, "".join(lost)[:80])
+        starts = [c.char_start for c in inside]
+        assert starts == sorted(set(starts))
+
+
+def test_chunks_fit_the_embedding_model():
+    model = embedder()
+    sizes: list[int] = []
+    for paper_id in ALL:
+        sizes.extend(model.count_tokens([c.text for c in chunks_of(paper_id)]))
+    within = sum(size <= model.max_tokens for size in sizes)
+    assert model.max_tokens == 256
+    assert within >= 0.99 * len(sizes), f"{len(sizes) - within} of {len(sizes)} chunks are over {model.max_tokens}"
+    # and they are real passages, not slivers
+    assert sorted(sizes)[len(sizes) // 2] >= 100
+
+
+def test_chunk_size_follows_the_setting():
+    doc = parsed("2505.00212")
+    model = embedder()
+    small = chunk_paper("2505.00212", doc, max_tokens=64, overlap=0, count_tokens=model.count_tokens)
+    default = chunks_of("2505.00212")
+    assert len(small) > 2 * len(default)
+    sizes = model.count_tokens([c.text for c in small])
+    assert sum(s <= 64 for s in sizes) >= 0.95 * len(sizes)
+
+
+@pytest.mark.parametrize("paper_id", SMALL_SET)
+def test_chunk_ids_are_stable_and_unique(paper_id):
+    again = chunk_paper(
+        paper_id, parse_pdf(pdfs.PAPERS / f"{paper_id}.pdf"), count_tokens=embedder().count_tokens
+    )  # a fresh parse, not the cached one
+    first = chunks_of(paper_id)
+    assert [c.id for c in again] == [c.id for c in first]
+    assert again == list(first)
+    ids = [c.id for c in first]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(re.escape(paper_id) + r":[0-9a-f]{16}", i) for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("paper_id", "entry"),
+    [
+        ("2505.00212", "Chateval: Towards better llm-based evaluators"),
+        ("2504.21798", "Introducing claude 3.5 sonnet"),
+        ("2501.12948", "Llama 3.1 model card"),
+    ],
+)
+def test_bibliography_chunks_have_kind_references(paper_id, entry):
+    chunks = chunks_of(paper_id)
+    holding = [c for c in chunks if entry in c.text]
+    assert holding
+    assert all(c.kind == "references" and c.is_reference for c in holding)
+    refs = [c for c in chunks if c.kind == "references"]
+    assert len(refs) >= 3
+    assert all(c.section.lower().startswith(("references", "bibliography")) for c in refs)
+    # and the body is not: the introduction's chunks are not references
+    assert not any(c.is_reference for c in chunks if c.kind == "introduction")

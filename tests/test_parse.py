@@ -1,0 +1,306 @@
+"""ingest.parse on the real corpus (page counts, clean text, sections, running text) and on bad PDFs."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from footnote.errors import FootnoteError, PDFError
+from ingest.parse import TEXT_FLAGS, ParsedPDF, clean, parse_pdf
+from tests import pdfs
+from tests.pdfs import corpus_ids, found_in_order, norm, parsed, pymupdf_pages
+
+ALL = corpus_ids()
+
+
+def test_corpus_is_complete():
+    assert len(ALL) == 19
+    assert set(ALL) == set(pdfs.sources_md())
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_page_count_matches_sources_md(paper_id):
+    doc = parsed(paper_id)
+    _title, pages = pdfs.sources_md()[paper_id]
+    assert doc.page_count == pages
+    assert len(doc.pages) == pages
+    assert doc.skipped_pages == ()
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_every_page_has_text_and_keeps_most_of_it(paper_id):
+    doc = parsed(paper_id)
+    raw = pymupdf_pages(paper_id)
+    for number, (text, page_raw) in enumerate(zip(doc.pages, raw, strict=True), start=1):
+        assert len(text.strip()) >= 100, f"page {number} is (nearly) empty"
+        if (paper_id, number) == ("2503.20783", 7):
+            continue  # half of PyMuPDF's text there is invisible 0-pt LaTeXiT payload, which the parser drops
+        # Only running text (headers, footers, page numbers, margin stamps) may go.
+        assert len(norm(text)) >= 0.8 * len(norm(page_raw)), f"page {number} lost text"
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_page_text_is_pymupdfs_text_in_order(paper_id):
+    """Every block of a parsed page is PyMuPDF's own text of that page (dehyphenated the same way), in order."""
+    doc = parsed(paper_id)
+    for number, (text, page_raw) in enumerate(zip(doc.pages, pymupdf_pages(paper_id), strict=True), start=1):
+        parts = [norm(line) for line in text.split("\n") if norm(line)]
+        assert found_in_order(parts, norm(page_raw)), f"page {number}"
+
+
+def test_hyphenated_line_ends_are_joined_like_pymupdf_does():
+    page1 = parsed("2505.00212").pages[0]
+    assert "multi-agent systems—identifying the agent" in page1
+    assert "sys- tems" not in page1 and "sys-tems" not in page1
+    assert "systems—identifying" in pymupdf_pages("2505.00212")[0]  # the oracle agrees
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_text_has_no_control_surrogate_or_private_use_chars(paper_id):
+    doc = parsed(paper_id)
+    for number, text in enumerate(doc.pages, start=1):
+        text.encode("utf-8")  # lone surrogates would raise here
+        bad = {c for c in text if c != "\n" and unicodedata.category(c) in ("Cc", "Cs", "Co")} | (
+            {"\ufffd"} & set(text)
+        )
+        assert not bad, f"page {number}: {sorted(map(hex, map(ord, bad)))}"
+        for line in text.split("\n"):
+            assert line and line == line.strip() and "  " not in line, f"page {number}: {line[:60]!r}"
+    assert doc.title and doc.title == clean(doc.title)
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_title_is_the_papers_title(paper_id):
+    title, _pages = pdfs.sources_md()[paper_id]
+
+    def alnum(s: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", s.lower())
+
+    got = parsed(paper_id).title
+    assert 8 <= len(got) <= 300
+    assert alnum(got)[:25] in alnum(title), (got, title)
+
+
+# ---------------------------------------------------------------- sections
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_sections_tile_the_text_and_start_at_their_heading(paper_id):
+    doc = parsed(paper_id)
+    text = doc.text
+    sections = doc.sections
+    assert sections[0].char_start == 0
+    assert sections[-1].char_end == len(text)
+    for before, after in itertools.pairwise(sections):
+        assert before.char_end == after.char_start
+        assert after.char_end > after.char_start
+    for section in sections[1:]:
+        assert text.startswith(section.title, section.char_start), section.title
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_introduction_references_and_abstract_are_found(paper_id):
+    doc = parsed(paper_id)
+    kinds = [s.kind for s in doc.sections]
+    assert "introduction" in kinds
+    assert "references" in kinds
+    assert kinds.index("introduction") < kinds.index("references")
+    if paper_id == "2506.13585":
+        # MiniMax-M1 prints its abstract without a heading: it stays in the front matter.
+        front = doc.text[: doc.sections[1].char_start]
+        assert "We introduce MiniMax-M1" in front
+    else:
+        assert "abstract" in kinds
+        assert kinds.index("abstract") < kinds.index("introduction")
+
+
+def test_two_column_icml_paper_sections():
+    doc = parsed("2505.00212")
+    by_title = {s.title: s.kind for s in doc.sections}
+    assert by_title["Abstract"] == "abstract"
+    assert by_title["1. Introduction"] == "introduction"
+    assert by_title["References"] == "references"
+    assert by_title["Appendix"] == "appendix"
+    assert by_title["A. Additional Experiments"] == "appendix"
+    assert by_title["6. Conclusion"] == "conclusion"
+    titles = [s.title for s in doc.sections]
+    assert titles.index("1. Introduction") < titles.index("References") < titles.index("Appendix")
+    # the references section is the bibliography
+    refs = next(s for s in doc.sections if s.kind == "references")
+    assert "Chateval: Towards better llm-based evaluators" in doc.text[refs.char_start : refs.char_end]
+
+
+def test_headings_after_references_are_appendix_or_back_matter():
+    for paper_id in ("2505.00212", "2504.21798", "2501.12948"):
+        kinds = [s.kind for s in parsed(paper_id).sections]
+        after = kinds[kinds.index("references") + 1 :]
+        assert after, paper_id
+        assert set(after) <= {"appendix", "acknowledgments", "references"}, (paper_id, after)
+
+
+# ---------------------------------------------------------------- running text
+
+
+def test_running_header_is_dropped_from_every_page():
+    header = "Title Suppressed Due to Excessive Size"
+    raw = pymupdf_pages("2505.00212")
+    assert sum(header in page for page in raw[1:]) >= 15  # the header really is printed
+    for number, text in enumerate(parsed("2505.00212").pages, start=1):
+        assert header not in text, f"page {number}"
+
+
+def test_repeated_section_header_is_dropped():
+    # O1 Replication Journey prints "References" atop each page of its bibliography.
+    raw = pymupdf_pages("2410.18982")
+    pages = parsed("2410.18982").pages
+    for number in (21, 22):
+        assert raw[number - 1].startswith("References\n")
+        assert not pages[number - 1].startswith("References")
+    kinds = [(s.title, s.kind) for s in parsed("2410.18982").sections]
+    assert kinds.count(("References", "references")) == 1
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_margin_text_repeated_on_many_pages_is_dropped(paper_id):
+    blocks_per_page: list[set[str]] = []
+    with pymupdf.open(pdfs.PAPERS / f"{paper_id}.pdf") as doc:
+        for page in doc:
+            h = page.rect.height
+            blocks_per_page.append(
+                {
+                    clean(b[4])
+                    for b in page.get_text("blocks", flags=TEXT_FLAGS)
+                    if b[6] == 0 and (b[3] <= 0.08 * h or b[1] >= 0.92 * h) and clean(b[4])
+                }
+            )
+    counts = Counter(t for blocks in blocks_per_page for t in blocks)
+    running = {t for t, n in counts.items() if n >= max(3, len(blocks_per_page) // 3)}
+    pages = parsed(paper_id).pages
+    for number in range(2, len(pages) + 1):  # page 1 keeps the paper's title
+        lines = set(pages[number - 1].split("\n"))
+        leaked = running & blocks_per_page[number - 1] & lines
+        assert not leaked, f"page {number}: {leaked}"
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_bare_page_numbers_are_dropped(paper_id):
+    pages = parsed(paper_id).pages
+    numbered = 0
+    with pymupdf.open(pdfs.PAPERS / f"{paper_id}.pdf") as doc:
+        for number, page in enumerate(doc, start=1):
+            h = page.rect.height
+            margin_numbers = {
+                b[4].strip()
+                for b in page.get_text("blocks", flags=TEXT_FLAGS)
+                if b[6] == 0 and (b[3] <= 0.1 * h or b[1] >= 0.9 * h) and re.fullmatch(r"\d{1,3}", b[4].strip())
+            }
+            numbered += bool(margin_numbers)
+            lines = pages[number - 1].split("\n")
+            assert lines[0] not in margin_numbers and lines[-1] not in margin_numbers, f"page {number}"
+    assert numbered >= 0.8 * len(pages)  # the check ran on real page numbers
+
+
+def test_tables_and_captions_are_kept():
+    page6 = parsed("2505.00212").pages[5]
+    assert "Table 1. Performance of the three failure attribution methods" in page6
+    assert "Agent-Level Accuracy 29.10 12.00 29.10 12.00" in page6  # table cells
+    assert "Figure 3. Performance comparison of three failure attribution meth" in page6
+    r1 = parsed("2501.12948").pages
+    assert "Figure 1 | Benchmark performance of DeepSeek-R1." in r1[0]
+    assert "Table 4 | Comparison between DeepSeek-R1 and other representative models." in r1[12]
+    assert "AIME 2024 (Pass@1) 16.0 9.3 39.2 63.6 79.2 79.8" in r1[12]
+
+
+def test_page_offsets_index_the_joined_text():
+    doc = parsed("2505.00212")
+    offsets = doc.page_offsets()
+    assert offsets[0] == 0
+    for start, page in zip(offsets, doc.pages, strict=True):
+        assert doc.text[start : start + len(page)] == page
+
+
+# ---------------------------------------------------------------- bad PDFs
+
+
+SRC = pdfs.PAPERS / "2505.00212.pdf"
+
+BAD = [
+    ("truncated-half", lambda d: pdfs.truncated_copy(SRC, d, "half.pdf", 0.5), "truncated"),
+    ("truncated-tail", lambda d: pdfs.truncated_copy(SRC, d, "tail.pdf", 0.999), "truncated"),
+    ("html", lambda d: pdfs.html_named_pdf(d, "page.pdf"), "not a PDF"),
+    ("empty", lambda d: pdfs.empty_file(d, "empty.pdf"), "not a PDF"),
+    ("encrypted", lambda d: pdfs.encrypted_copy(SRC, d, "locked.pdf"), "encrypted"),
+    ("image-only", lambda d: pdfs.image_only_pdf(SRC, d, "scan.pdf"), "no extractable text"),
+    ("zero-pages", lambda d: pdfs.zero_page_pdf(d, "zero.pdf"), "no pages"),
+]
+
+
+@pytest.mark.parametrize(("maker", "reason"), [(m, r) for _n, m, r in BAD], ids=[n for n, _m, _r in BAD])
+def test_bad_pdf_gives_one_line_error_naming_the_file(tmp_path, maker, reason):
+    path = maker(tmp_path)
+    with pytest.raises(PDFError) as info:
+        parse_pdf(path)
+    message = str(info.value)
+    assert reason in message
+    assert path.name in message
+    assert "\n" not in message and len(message) < 300
+    assert isinstance(info.value, FootnoteError)
+    # Given as bytes, the error names the label the caller passed.
+    with pytest.raises(PDFError, match=re.escape(reason)) as info2:
+        parse_pdf(path.read_bytes(), name="papers/upload-7.pdf")
+    assert str(info2.value).startswith("papers/upload-7.pdf: ")
+    with pytest.raises(PDFError) as info3:  # a name with a line break still gives one line
+        parse_pdf(path.read_bytes(), name="two\nlines.pdf")
+    assert "\n" not in str(info3.value) and "lines.pdf" in str(info3.value)
+
+
+def test_too_many_pages_names_the_limit(tmp_path):
+    with pytest.raises(PDFError) as info:
+        parse_pdf(SRC, max_pages=5)
+    message = str(info.value)
+    assert "2505.00212.pdf" in message
+    assert "18 pages" in message and "limit of 5" in message and "max_pages" in message
+    assert "\n" not in message
+    assert parse_pdf(SRC, max_pages=18).page_count == 18  # the limit is inclusive
+
+
+def test_pdf_encrypted_without_user_password_is_read(tmp_path):
+    path = pdfs.encrypted_copy(pdfs.PAPERS / "2501.17811.pdf", tmp_path, "owner-only.pdf", user_pw="")
+    with pymupdf.open(path) as doc:
+        assert "AES" in (doc.metadata or {}).get("encryption", "")
+        assert not doc.needs_pass
+    doc = parse_pdf(path)
+    assert doc.page_count == 13
+    assert doc.pages == parsed("2501.17811").pages
+
+
+def test_odd_metadata_title_is_cleaned(tmp_path):
+    path = pdfs.odd_metadata_pdf(tmp_path)
+    with pymupdf.open(path) as doc:
+        raw_title = doc.metadata["title"]
+    assert any(unicodedata.category(c) in ("Cc", "Co") for c in raw_title)  # the junk really is there
+    doc = parse_pdf(path)
+    assert isinstance(doc, ParsedPDF)
+    doc.title.encode("utf-8")
+    assert not any(unicodedata.category(c) in ("Cc", "Cs", "Co") for c in doc.title), repr(doc.title)
+    assert "Title" in doc.title and "junk" in doc.title
+    assert doc.pages[0].startswith(pdfs.BODY_LINE.format(k=0))
+
+
+def test_cut_down_real_pdf_keeps_its_pages_text(tmp_path):
+    path = pdfs.page_subset(SRC, tmp_path, [1, 2, 3], "cut.pdf")
+    doc = parse_pdf(path)
+    assert doc.page_count == 3
+    assert doc.pages[0] == parsed("2505.00212").pages[0]
+
+
+def test_path_source_is_read_from_disk(tmp_path: Path):
+    missing = tmp_path / "gone.pdf"
+    with pytest.raises(OSError):
+        parse_pdf(missing)
