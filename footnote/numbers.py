@@ -1,0 +1,47 @@
+"""Numbers as statements and sources write them, normalised so that 4.5× == 4.5x, 45% == 45 %,
+1,000 == 1000 and 128k == 128K. Shared by retrieval (exact-number boost) and verification."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A number with an optional unit: 4.5×, 4.5x, 45%, 45 %, 1,000, 7B, 128K, 0.5M, 3e-4.
+_NUMBER = re.compile(
+    r"(?<![\w.])[-−]?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-−]?\d+)?)"
+    r"\s?(?P<unit>%|×|x(?![a-zA-Z])|[KMBTkmbt](?![a-zA-Z]))?"
+)
+
+
+@dataclass(frozen=True)
+class Number:
+    value: str  # canonical: no thousands separators, no trailing zeros after the point
+    unit: str  # "", "%", "×", "K", "M", "B", "T"
+    text: str  # as written
+
+    def matches(self, other: Number) -> bool:
+        """Whether this (claimed) number is supported by ``other`` (found in a source). A unit on the claim
+        must be in the source too ("40×" is not supported by a bare "40"); a bare claim may match a
+        number with a unit ("79.8" is supported by "79.8%")."""
+        return self.value == other.value and (self.unit == other.unit or not self.unit)
+
+
+def _canonical(value: str) -> str:
+    value = value.replace(",", "").replace("−", "-")
+    if "e" in value.lower():
+        try:
+            return repr(float(value))
+        except ValueError:
+            return value
+    if "." in value:
+        value = value.rstrip("0").rstrip(".")
+    return value.lstrip("0") or "0"
+
+
+def extract_numbers(text: str) -> list[Number]:
+    """Every number in the text, normalised (4.5x == 4.5×, 45 % == 45%, 1,000 == 1000, 128k == 128K)."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        unit = (m.group("unit") or "").upper().replace("X", "×")
+        out.append(Number(_canonical(m.group("value")), unit, m.group(0).strip()))
+    return out

@@ -1,0 +1,108 @@
+"""index.retrieve over a real home (three papers, real embedder, Chroma and FTS5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.archive import Archive
+from index.retrieve import Query, Retriever
+from tests.conftest import SMALL_SET, make_settings
+
+
+@pytest.fixture(scope="module")
+def archive(small_home):
+    archive = Archive(make_settings(small_home))
+    yield archive
+    archive.close()
+
+
+@pytest.fixture(scope="module")
+def retriever(archive):
+    return Retriever(archive)
+
+
+@pytest.mark.parametrize(
+    ("question", "paper_id", "number"),
+    [
+        ("What Pass@1 does DeepSeek-R1 reach on AIME 2024? 79.8", "2501.12948", "79.8"),
+        ("random baseline agent-level accuracy 29.10 on hand crafted systems", "2505.00212", "29.10"),
+        ("which method reaches 53.5% agent-level accuracy", "2505.00212", "53.5"),
+        ("SWE-agent-LM-32B resolve rate 40.2% on SWE-bench Verified", "2504.21798", "40.2"),
+    ],
+)
+def test_exact_number_ranks_a_chunk_holding_it_first(retriever, question, paper_id, number):
+    passages = retriever.search(Query(question, k=5))
+    top = passages[0]
+    assert top.chunk.paper_id == paper_id
+    assert number in top.chunk.text
+    assert top.lexical is not None  # found by the words themselves, not only by meaning
+
+
+def test_passages_are_real_ranked_and_unique(archive, retriever):
+    passages = retriever.search(Query("reinforcement learning reward model for reasoning", k=8))
+    assert len(passages) == 8
+    scores = [p.score for p in passages]
+    assert scores == sorted(scores, reverse=True)
+    ids = [p.chunk.id for p in passages]
+    assert len(set(ids)) == len(ids)
+    stored = archive.catalog.chunks(ids)
+    titles = {r.id: r.title for r in archive.papers()}
+    for p in passages:
+        assert stored[p.chunk.id] == p.chunk
+        assert p.title == titles[p.chunk.paper_id]
+        assert p.dense is not None or p.lexical is not None
+        if p.dense is not None:
+            assert -1.0 <= p.dense <= 1.0
+
+
+def test_paper_filter_keeps_only_those_papers(retriever):
+    question = "DeepSeek-R1 AIME 2024 Pass@1 79.8"
+    unfiltered = retriever.search(Query(question, k=5))
+    assert unfiltered[0].chunk.paper_id == "2501.12948"
+    only = retriever.search(Query(question, k=5, paper_ids=["2505.00212"]))
+    assert len(only) == 5 and {p.chunk.paper_id for p in only} == {"2505.00212"}
+    two = retriever.search(Query(question, k=20, paper_ids=["2505.00212", "2504.21798"]))
+    assert {p.chunk.paper_id for p in two} == {"2505.00212", "2504.21798"}
+    assert retriever.search(Query(question, k=5, paper_ids=[])) == []
+    assert retriever.search(Query(question, k=5, paper_ids=["9999.99999"])) == []
+
+
+def test_date_filter_uses_the_papers_filing_date(archive, retriever):
+    published = {r.id: r.published for r in archive.papers()}
+    assert published == {"2505.00212": "2025-05-01", "2504.21798": "2025-04-01", "2501.12948": "2025-01-01"}
+    since = retriever.search(Query("accuracy", k=10, since="2025-04-15"))
+    assert since and {p.chunk.paper_id for p in since} == {"2505.00212"}
+    window = retriever.search(Query("accuracy", k=30, since="2025-01-01", until="2025-04-30"))
+    assert {p.chunk.paper_id for p in window} == {"2501.12948", "2504.21798"}
+    assert retriever.search(Query("accuracy", k=5, until="2024-12-31")) == []
+
+
+def test_references_are_left_out_by_default(retriever):
+    entry = "Chateval: Towards better llm-based evaluators through multi-agent debate"
+    default = retriever.search(Query(entry, k=10))
+    assert default and not any(p.chunk.is_reference for p in default)
+    assert not any("Chateval" in p.chunk.text for p in default)
+    everything = retriever.search(Query(entry, k=10, exclude_kinds=()))
+    assert everything[0].chunk.is_reference
+    assert "Chateval: Towards better llm-based evaluators" in everything[0].chunk.text
+
+
+def test_every_paper_is_reachable(retriever):
+    for paper_id in SMALL_SET:
+        passages = retriever.search(Query("main contribution of this paper", k=3, paper_ids=[paper_id]))
+        assert len(passages) == 3 and {p.chunk.paper_id for p in passages} == {paper_id}
+
+
+@pytest.mark.parametrize("question", ["", "???", '"" OR NEAR( * AND', "the of and", "x" * 5000, "résumé → ∑ 6.5×"])
+def test_odd_queries_do_not_break_search(retriever, question):
+    passages = retriever.search(Query(question, k=3))
+    assert len(passages) <= 3
+    assert all(not p.chunk.is_reference for p in passages)
+
+
+def test_empty_archive_finds_nothing(tmp_path):
+    archive = Archive(make_settings(tmp_path / "home"))
+    try:
+        assert Retriever(archive).search(Query("reinforcement learning", k=5)) == []
+    finally:
+        archive.close()
