@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from footnote.types import Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
-from qa.cite import _names, best_sentence
+from qa.abstain import support
+from qa.cite import best_sentence
 from summarize.llm_gen import format_passages
 from summarize.verify import Draft, Grounding, Verifier
 
@@ -48,11 +49,27 @@ class Answer:
             for s in self.statements:
                 for c in s.citations:
                     if c.chunk_id == p.chunk.id:
-                        citations.append({"paper_id": c.paper_id, "title": p.title, "page": c.page,
-                                          "section": p.chunk.section, "quote": c.quote, "score": round(p.score, 4)})
-        return {"question": self.question, "answer": self.text, "abstained": self.abstained,
-                "statements": [s.to_json() for s in self.statements], "citations": _unique(citations),
-                "query": self.query, "generator": self.generator, "grounding": self.grounding.to_json()}
+                        citations.append(
+                            {
+                                "paper_id": c.paper_id,
+                                "title": p.title,
+                                "page": c.page,
+                                "section": p.chunk.section,
+                                "quote": c.quote,
+                                "score": round(p.score, 4),
+                            }
+                        )
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "statements": [s.to_json() for s in self.statements],
+            "citations": _unique(citations),
+            "query": self.query,
+            "generator": self.generator,
+            "grounding": self.grounding.to_json(),
+            "note": self.note,
+        }
 
 
 def _unique(items: list[dict]) -> list[dict]:
@@ -65,27 +82,37 @@ def _unique(items: list[dict]) -> list[dict]:
     return out
 
 
-def relevant(question: str, passages: Sequence[Passage], threshold: float) -> bool:
-    """Whether the archive plausibly answers: a close dense match, or an exact name from the question."""
+def relevant(catalog, question: str, passages: Sequence[Passage], threshold: float) -> tuple[bool, str]:
+    """Whether the archive plausibly answers, and if not why: the best passage must be close enough in
+    meaning, and the passages must mention the question's names and numbers (see qa.abstain)."""
     if not passages:
-        return False
+        return False, "nothing in the archive matches"
     best_dense = max((p.dense or 0.0) for p in passages)
-    if best_dense >= threshold:
-        return True
-    names = [n.lower() for n in _names(question)]
-    return bool(names) and best_dense >= threshold - 0.15 and any(
-        n in p.chunk.text.lower() for p in passages[:3] for n in names)
+    if best_dense < threshold:
+        return False, f"the closest passage is too far from the question (similarity {best_dense:.2f} < {threshold})"
+    found = support(catalog, question, passages)
+    return found.ok, found.reason()
 
 
-def ask(archive: Archive, question: str, *, query: str | None = None, k: int | None = None,
-        paper_ids: Sequence[str] | None = None, since: str | None = None, until: str | None = None,
-        llm=None) -> Answer:
+def ask(
+    archive: Archive,
+    question: str,
+    *,
+    query: str | None = None,
+    k: int | None = None,
+    paper_ids: Sequence[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    llm=None,
+) -> Answer:
     settings = archive.settings.qa
     k = k or settings.k
     query = query or question
     passages = Retriever(archive).search(Query(query, k=k, paper_ids=paper_ids, since=since, until=until))
     answer = Answer(question, query, abstained=True, statements=[], passages=passages)
-    if not relevant(query, passages, settings.abstain_below):
+    ok, why = relevant(archive.catalog, query, passages, settings.abstain_below)
+    if not ok:
+        answer.note = why
         return answer
     by_id = {p.chunk.id: p for p in passages}
     drafts: list[Draft] = []
@@ -101,8 +128,9 @@ def ask(archive: Archive, question: str, *, query: str | None = None, k: int | N
                     if isinstance(item, dict) and isinstance(item.get("text"), str):
                         cites = item.get("cites", [])
                         cites = cites if isinstance(cites, list) else [cites]
-                        drafts.append(Draft(item["text"], [ids.get(str(c).strip("[] "), f"unknown:{c}")
-                                                           for c in cites]))
+                        drafts.append(
+                            Draft(item["text"], [ids.get(str(c).strip("[] "), f"unknown:{c}") for c in cites])
+                        )
         except LLMError as exc:
             answer.note = f"LLM failed ({exc}); extractive answer"
             answer.generator = "extractive"

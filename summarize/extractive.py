@@ -11,8 +11,44 @@ from summarize.sections import Topic
 from summarize.verify import Draft, extract_numbers, passage_sentences
 
 _WORD = re.compile(r"[a-z][a-z0-9\-]+")
-_STOP = frozenset("the and for with that this from are was were our their which these those into have has been "
-                  "also such can its than more most over used using use based each other both".split())
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "that",
+        "this",
+        "from",
+        "are",
+        "was",
+        "were",
+        "our",
+        "their",
+        "which",
+        "these",
+        "those",
+        "into",
+        "have",
+        "has",
+        "been",
+        "also",
+        "such",
+        "can",
+        "its",
+        "than",
+        "more",
+        "most",
+        "over",
+        "used",
+        "using",
+        "use",
+        "based",
+        "each",
+        "other",
+        "both",
+    ]
+)
 
 
 def _words(text: str) -> set[str]:
@@ -25,9 +61,9 @@ def _looks_like_prose(text: str, max_chars: int) -> bool:
     letters = sum(ch.isalpha() for ch in text)
     if letters < 0.6 * len(text) or len(text.split()) < 7:
         return False  # table rows, equations, reference lists
-    if not (text[0].isupper() or text[0].isdigit() or text[0] in "“\"("):
+    if not (text[0].isupper() or text[0].isdigit() or text[0] in '“"('):
         return False  # a fragment cut from the middle of a sentence
-    return text.rstrip()[-1:] in ".!?)”\""
+    return text.rstrip()[-1:] in '.!?)”"'
 
 
 def pick_sentences(

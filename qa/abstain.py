@@ -1,0 +1,314 @@
+"""When to say "not found in the archive": the retrieved passages must mention what the question is about.
+
+Dense similarity alone cannot tell "What dropout rate did Kimi k1.5 use?" (the paper never says) from
+a question it answers: the passages about Kimi k1.5's training are close either way. What separates
+them is whether the question's specific terms appear in the passages at all:
+
+- every name in the question (capitalised or with digits: ``Llama 4 Maverick``, ``WMT14``, ``MiMo-7B``)
+  must occur in the top passages, possibly as parts (``DeepSeek R1`` + ``FLOPs``);
+- every number in the question must occur in them;
+- every rare word of the question (one that the archive holds in only a few chunks: ``dropout``,
+  ``licence``, ``gigabytes``) must occur in them: if the archive has the word but not near the
+  answer, the answer is about something else.
+
+Words the archive never uses are not held against a question (they may be paraphrase); names are.
+The thresholds are calibrated on ``bench/questions.json`` by ``bench/qa_eval.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from footnote.numbers import extract_numbers
+from footnote.types import Passage
+from index.catalog import Catalog
+from summarize.verify import numbers_in
+
+_STOP = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "across",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "among",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "before",
+        "being",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "done",
+        "during",
+        "each",
+        "either",
+        "for",
+        "from",
+        "get",
+        "gets",
+        "got",
+        "had",
+        "has",
+        "have",
+        "having",
+        "how",
+        "however",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "just",
+        "many",
+        "more",
+        "most",
+        "much",
+        "no",
+        "nor",
+        "not",
+        "of",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "out",
+        "over",
+        "own",
+        "per",
+        "same",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "use",
+        "used",
+        "uses",
+        "using",
+        "very",
+        "was",
+        "way",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "whether",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "within",
+        "without",
+        "would",
+        "you",
+        "your",
+        "paper",
+        "papers",
+        "work",
+        "study",
+        "studies",
+        "authors",
+        "report",
+        "reported",
+        "reports",
+        "reach",
+        "reaches",
+        "reached",
+        "achieve",
+        "achieves",
+        "achieved",
+        "obtain",
+        "obtains",
+        "obtained",
+        "get",
+        "give",
+        "gives",
+        "given",
+        "show",
+        "shows",
+        "shown",
+        "say",
+        "says",
+        "said",
+        "state",
+        "states",
+        "stated",
+        "mention",
+        "mentions",
+        "mentioned",
+        "according",
+        "value",
+        "values",
+        "number",
+        "numbers",
+        "score",
+        "scores",
+        "result",
+        "results",
+        "model",
+        "models",
+        "method",
+        "methods",
+        "approach",
+        "compare",
+        "compared",
+        "comparison",
+        "versus",
+        "vs",
+        "like",
+        "kind",
+        "type",
+        "sort",
+        "take",
+        "took",
+        "taken",
+        "make",
+        "makes",
+        "made",
+        "need",
+        "needs",
+        "needed",
+        "one",
+        "two",
+        "three",
+        "first",
+        "second",
+    ]
+)
+_TOKEN = re.compile(r"[A-Za-z0-9][\w&.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
+
+
+@dataclass
+class Support:
+    """What the question asks about that the top passages do not mention."""
+
+    missing_names: list[str] = field(default_factory=list)
+    missing_numbers: list[str] = field(default_factory=list)
+    missing_words: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing_names or self.missing_numbers or self.missing_words)
+
+    def reason(self) -> str:
+        parts = [*self.missing_names, *self.missing_numbers, *self.missing_words]
+        return "the best passages never mention " + ", ".join(f'"{p}"' for p in parts) if parts else ""
+
+
+def _tokens(question: str) -> list[str]:
+    question = re.sub(r"(?<=\w)['’]s\b", "", question)
+    return _TOKEN.findall(question)
+
+
+def _is_name(token: str, first: bool) -> bool:
+    has_digit = any(c.isdigit() for c in token)
+    has_alpha = any(c.isalpha() for c in token)
+    if has_digit and has_alpha:
+        return True
+    return has_alpha and not first and any(c.isupper() for c in token) and token.lower() not in _STOP
+
+
+def names(question: str) -> list[list[str]]:
+    """Runs of name tokens ("Llama 4 Maverick" is one run; a bare number joins the name before it)."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for i, token in enumerate(_tokens(question)):
+        if _is_name(token, first=i == 0) or (current and re.fullmatch(r"\d+(?:\.\d+)?", token)):
+            current.append(token)
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    # Short generic acronyms on their own (RL, LLM, GPU, US) say little about the topic.
+    return [r for r in runs if not (len(r) == 1 and r[0].rstrip("s").isalpha() and len(r[0].rstrip("s")) <= 3)]
+
+
+def _found(catalog: Catalog, tokens: list[str], chunk_ids: Sequence[str]) -> bool:
+    """Whether the run of tokens occurs in the chunks, whole or cut into parts that each occur
+    (a part that is only a number does not count as found on its own)."""
+    tokens = [w for token in tokens for w in re.findall(r"[^\W_]+", token)]  # O1-distilled → O1, distilled
+    n = len(tokens)
+    reach = [True] + [False] * n
+    for end in range(1, n + 1):
+        for start in range(end):
+            if not reach[start]:
+                continue
+            part = tokens[start:end]
+            if len(part) == 1 and part[0].isdigit():
+                continue
+            if catalog.phrase_count(" ".join(part), chunk_ids=chunk_ids):
+                reach[end] = True
+                break
+    return reach[n]
+
+
+def support(catalog: Catalog, question: str, passages: Sequence[Passage], *, rare_chunks: int = 0) -> Support:
+    """Which of the question's names, numbers and rare words the passages lack."""
+    result = Support()
+    chunk_ids = [p.chunk.id for p in passages]
+    if not chunk_ids:
+        return result
+    runs = names(question)
+    for run in runs:
+        if not _found(catalog, run, chunk_ids):
+            result.missing_names.append(" ".join(run))
+    text = " ".join(p.chunk.text for p in passages)
+    numbers = extract_numbers(question)
+    found = numbers_in(numbers, text)
+    result.missing_numbers = [n.text for n in numbers if n not in found]
+    in_names = {t.lower() for run in runs for t in run}
+    seen: set[str] = set()
+    for token in _tokens(question):
+        word = token.lower()
+        if word in seen or word in _STOP or word in in_names or len(word) < 4 or not word.isalpha():
+            continue
+        seen.add(word)
+        held = catalog.phrase_count(word, limit=rare_chunks + 1)
+        if 0 < held <= rare_chunks and not catalog.phrase_count(word, chunk_ids=chunk_ids):
+            result.missing_words.append(word)
+    return result

@@ -1,0 +1,45 @@
+"""Assertions every digest must pass, whatever generated it."""
+
+from __future__ import annotations
+
+import pymupdf
+
+from ingest.parse import TEXT_FLAGS, clean
+from summarize.sections import SECTION_KEYS
+from summarize.verify import extract_numbers, numbers_in
+
+_PAGES: dict[tuple[str, int], str] = {}
+
+
+def pymupdf_page(pdf_path, page: int) -> str:
+    """PyMuPDF's own text of a page, whitespace-normalised, without the characters footnote drops."""
+    key = (str(pdf_path), page)
+    if key not in _PAGES:
+        with pymupdf.open(pdf_path) as doc:
+            _PAGES[key] = clean(doc[page - 1].get_text("text", flags=TEXT_FLAGS))
+    return _PAGES[key]
+
+
+def check_digest(doc: dict, pdf_for) -> None:
+    """The issue's guarantees: all seven sections, cited statements, verified numbers, verbatim quotes."""
+    for paper in doc["papers"]:
+        if paper["status"] != "ok":
+            assert paper["error"], paper
+            continue
+        assert [s["key"] for s in paper["sections"]] == list(SECTION_KEYS)
+        g = paper["grounding"]
+        assert g["numbers_verified"] == g["numbers"], g
+        assert g["statements"] == sum(len(s["statements"]) for s in paper["sections"])
+        for section in paper["sections"]:
+            assert section["stated"] == bool(section["statements"])
+            for statement in section["statements"]:
+                assert statement["citations"], statement
+                if section["key"] == "setup":
+                    assert statement["label"] in ("datasets", "masking", "baselines")
+                quotes = " ".join(c["quote"] for c in statement["citations"])
+                numbers = extract_numbers(statement["text"])
+                assert len(numbers_in(numbers, quotes)) == len(numbers), statement
+                for c in statement["citations"]:
+                    assert c["paper_id"] == paper["id"]
+                    page_text = pymupdf_page(pdf_for(c["paper_id"]), c["page"])
+                    assert " ".join(c["quote"].split()) in page_text, (c["page"], c["quote"])

@@ -1,0 +1,91 @@
+"""`footnote ask`: verified answers across the archive, and abstention when the archive does not say."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from footnote.llm import LLMClient
+from footnote.settings import Settings
+from index.archive import Archive
+from qa.ask import NOT_FOUND, ask
+from summarize.verify import extract_numbers, numbers_in
+from tests.digest_checks import pymupdf_page
+
+
+@pytest.fixture(scope="module")
+def archive(corpus_home):
+    a = Archive(Settings(home=corpus_home))
+    yield a
+    a.close()
+
+
+def check_answer(answer, paper_pdf) -> None:
+    for statement in answer.statements:
+        assert statement.citations
+        quotes = " ".join(c.quote for c in statement.citations)
+        numbers = extract_numbers(statement.text)
+        assert len(numbers_in(numbers, quotes)) == len(numbers)
+        for c in statement.citations:
+            assert c.quote in pymupdf_page(paper_pdf(c.paper_id), c.page)
+
+
+def test_answers_with_verified_citations(archive, paper_pdf):
+    answer = ask(archive, "What speedup does MoBA achieve when prefilling 1M tokens?")
+    assert not answer.abstained
+    check_answer(answer, paper_pdf)
+    assert any(c.paper_id == "2502.13189" for s in answer.statements for c in s.citations)
+
+
+@pytest.mark.parametrize("question", [
+    "What is the boiling point of water on Mars?",
+    "Which recipe for sourdough bread do the authors recommend?",
+])
+def test_abstains_when_the_archive_does_not_say(archive, question):
+    answer = ask(archive, question)
+    assert answer.abstained and answer.text == NOT_FOUND and not answer.statements
+
+
+def test_paper_filter_limits_citations(archive, paper_pdf):
+    answer = ask(archive, "How is failure attribution evaluated?", paper_ids=["2505.00212"])
+    check_answer(answer, paper_pdf)
+    assert {c.paper_id for s in answer.statements for c in s.citations} <= {"2505.00212"}
+
+
+def test_date_filter_excludes_everything_outside(archive):
+    answer = ask(archive, "What speedup does MoBA achieve when prefilling 1M tokens?", since="2030-01-01")
+    assert answer.abstained and not answer.passages
+
+
+def test_llm_answer_is_verified(archive, scripted_llm, paper_pdf):
+    scripted_llm.default = lambda req: {"not_found": False, "statements": [
+        {"text": "MoBA is 40× faster than everything.", "cites": [1]},
+        {"text": "MoBA speeds up prefilling.", "cites": [1, 77]},
+    ]}
+    answer = ask(archive, "What speedup does MoBA achieve when prefilling 1M tokens?",
+                 llm=LLMClient(scripted_llm.settings()))
+    check_answer(answer, paper_pdf)
+    assert [s.text for s in answer.statements] == ["MoBA speeds up prefilling."]
+    assert answer.grounding.dropped == 1
+    user = scripted_llm.requests[0]["messages"][-1]["content"]
+    assert user.startswith("Question: What speedup") and "[1] (p. " in user
+
+
+def test_cli_ask_json_and_session(corpus_home, tmp_path):
+    def run(*args):
+        proc = subprocess.run([sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "ask", *args,
+                               "--json"], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    first = run("What speedup does MoBA achieve when prefilling 1M tokens?", "--session", "t1")
+    assert set(first) >= {"question", "answer", "abstained", "statements", "citations"}
+    assert not first["abstained"] and first["citations"][0]["paper_id"] == "2502.13189"
+    follow = run("and how does that compare with full attention?", "--session", "t1")
+    assert "MoBA" in follow["query"]  # the follow-up carried the earlier question's entities
+    session = json.loads((corpus_home / "sessions" / "t1.json").read_text())
+    assert session["turns"][0]["question"].startswith("What speedup")
+    assert len(session["turns"]) == 2

@@ -1,0 +1,61 @@
+"""`footnote cite`: the passage that states a number or claim comes first, with its page and quote."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from footnote.settings import Settings
+from index.archive import Archive
+from qa.cite import cite
+from tests.digest_checks import pymupdf_page
+
+# (query, paper, page): each checked by hand against the PDF.
+CASES = [
+    ("6.5×", "2502.13189", 10),
+    ("speedup ratio of up to 6.5x when prefilling 1M tokens", "2502.13189", 10),
+    ("19.13%", "2505.00212", 5),
+    ("5,016 training points", "2504.21798", 6),
+]
+
+
+@pytest.fixture(scope="module")
+def archive(corpus_home):
+    a = Archive(Settings(home=corpus_home))
+    yield a
+    a.close()
+
+
+@pytest.mark.parametrize(("query", "paper", "page"), CASES)
+def test_exact_numbers_and_claims_rank_first(archive, paper_pdf, query, paper, page):
+    matches = cite(archive, query, k=5)
+    best = matches[0]
+    assert (best.paper_id, best.page) == (paper, page), [(m.paper_id, m.page, m.quote[:60]) for m in matches]
+    assert best.quote in pymupdf_page(paper_pdf(paper), page)
+    assert best.span is not None
+    start, end = best.span
+    assert best.quote[start:end]
+
+
+def test_paper_filter(archive):
+    matches = cite(archive, "reinforcement learning", k=5, paper_ids=["2505.00212"])
+    assert matches and {m.paper_id for m in matches} == {"2505.00212"}
+
+
+def test_references_are_excluded(archive):
+    for match in cite(archive, "Proceedings of the International Conference on Machine Learning", k=10):
+        assert match.section.lower() not in ("references", "bibliography")
+
+
+def test_cli_cite_json(corpus_home):
+    proc = subprocess.run([sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "cite", "6.5×", "-k", "3",
+                           "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["query"] == "6.5×" and len(doc["matches"]) == 3
+    first = doc["matches"][0]
+    assert set(first) >= {"paper_id", "title", "page", "section", "quote", "score"}
+    assert first["paper_id"] == "2502.13189" and first["title"].upper().startswith("MOBA")

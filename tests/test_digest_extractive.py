@@ -1,0 +1,121 @@
+"""The extractive digest of real papers: seven sections, every statement verified against its page."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from footnote.settings import Settings
+from index.archive import Archive
+from summarize.digest import build_digest
+from summarize.render import to_markdown, write_digest
+from summarize.sections import LABEL_TITLES, NOT_STATED, SECTIONS
+from tests.digest_checks import check_digest
+
+PAPERS = ["2505.00212", "2504.21798"]
+
+
+@pytest.fixture(scope="module")
+def digests(small_home):
+    archive = Archive(Settings(home=small_home))
+    out = {lang: build_digest("2025-05-07", archive, PAPERS, lang=lang, generator="extractive")
+           for lang in ("ko", "en")}
+    yield archive, out
+    archive.close()
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_every_statement_is_grounded(digests, paper_pdf, lang):
+    _, out = digests
+    doc = out[lang].to_json()
+    assert doc["generator"] == "extractive" and doc["lang"] == lang
+    assert [p["id"] for p in doc["papers"]] == PAPERS
+    check_digest(doc, paper_pdf)
+    for paper in doc["papers"]:
+        assert paper["status"] == "ok"
+        assert paper["grounding"]["statements"] >= 10  # real papers state most topics
+        stated = {s["key"] for s in paper["sections"] if s["stated"]}
+        assert {"motivation", "contributions", "results"} <= stated
+
+
+def test_masking_is_never_invented(digests):
+    """Neither paper is about masking: the digest must say so rather than fill the slot."""
+    _, out = digests
+    for paper in out["en"].to_json()["papers"]:
+        setup = next(s for s in paper["sections"] if s["key"] == "setup")
+        masking = [s for s in setup["statements"] if s["label"] == "masking"]
+        assert all("mask" in s["text"].lower() for s in masking)
+        if not masking:
+            assert "masking" in setup["missing_labels"]
+
+
+def test_headings_follow_the_language(digests):
+    _, out = digests
+    md_ko, md_en = to_markdown(out["ko"]), to_markdown(out["en"])
+    for spec in SECTIONS:
+        assert f"### {spec.title_ko}" in md_ko
+        assert f"### {spec.title_en}" in md_en
+    assert "핵심 동기와 문제 정의" in md_ko and "실험 설정 (사용된 데이터셋 / 마스킹 방식 / 비교 대상)" in md_ko
+    assert "영어" in md_ko  # the Korean digest says once that quotes stay in the paper's English
+    for lang, md in (("ko", md_ko), ("en", md_en)):
+        assert f"**{LABEL_TITLES[lang]['masking']}**" in md
+        assert "```" not in md  # one format, never fenced
+        assert md.count("https://arxiv.org/pdf/2505.00212#page=") >= 5
+    assert NOT_STATED["en"] in md_en or all(p.grounding.statements for p in out["en"].papers)
+
+
+def test_markdown_has_one_block_per_paper(digests):
+    _, out = digests
+    md = to_markdown(out["en"])
+    assert md.count("\n## ") == 2
+    assert "[arXiv 2505.00212](https://arxiv.org/abs/2505.00212)" in md
+    assert "[HF](https://huggingface.co/papers/2504.21798)" in md
+    assert md.count("*grounding: ") == 2
+
+
+def test_extractive_is_deterministic(digests):
+    archive, out = digests
+    again = build_digest("2025-05-07", archive, PAPERS, lang="en", generator="extractive")
+    assert again.to_json() == out["en"].to_json()
+
+
+def test_write_digest_files(digests, tmp_path):
+    _archive, out = digests
+    md_path, json_path = write_digest(out["ko"], tmp_path)
+    assert md_path == tmp_path / "digests" / "2025-05-07.ko.md"
+    assert json.loads(json_path.read_text()) == out["ko"].to_json()
+    assert not [p for p in md_path.parent.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_cli_digest_json(small_home, paper_pdf, tmp_path):
+    """The command from the issue, on a home that already holds the papers."""
+    out = tmp_path / "d.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "footnote.cli", "--home", str(small_home), "digest", "2025-05-07", "--papers",
+         str(paper_pdf("2504.21798")), str(paper_pdf("2505.00212")), "--json", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [p["id"] for p in doc["papers"]] == ["2504.21798", "2505.00212"]
+    assert "generator: extractive" in proc.stderr
+    check_digest(doc, paper_pdf)
+    assert out.exists() and out.with_suffix(".json").exists()
+
+
+def test_cli_digest_reports_bad_sources(small_home, paper_pdf, tmp_path):
+    html = tmp_path / "page.pdf"
+    html.write_text("<html><body>Not a PDF</body></html>")
+    proc = subprocess.run(
+        [sys.executable, "-m", "footnote.cli", "--home", str(small_home), "digest", "2025-05-07", "--papers",
+         str(paper_pdf("2505.00212")), str(html), "--json", "--out", str(tmp_path / "x.md")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    failed = [p for p in doc["papers"] if p["status"] == "failed"]
+    assert len(failed) == 1 and "not a PDF" in failed[0]["error"]
+    assert [p["status"] for p in doc["papers"]] == ["ok", "failed"]
