@@ -3,7 +3,8 @@
 A paper is written in three steps: marked pending in the catalog, its vectors upserted into Chroma
 (old ones deleted first), then pages, chunks and lexical rows written and the paper marked complete
 in one SQLite commit. Readers only see chunks that the catalog holds, so a crash at any point leaves
-either the old state or a pending paper that the next ingest redoes; `repair` drops orphan vectors.
+either the old state or a pending paper that the next ingest redoes; `repair` drops orphan vectors
+(and the temp files of downloads that were killed) before the redo.
 """
 
 from __future__ import annotations
@@ -112,13 +113,32 @@ class Archive:
         self.store.upsert(chunks, vectors)
         self.catalog.complete_paper(paper.id, pages, chunks, sections)
 
+    def pending(self) -> list[PaperRecord]:
+        """Papers a crashed ingest left unfinished (their source and metadata, to redo them)."""
+        return [r for r in self.catalog.papers(complete_only=False) if r.status == "pending"]
+
     def repair(self) -> list[str]:
-        """Drop vectors of papers left pending by a crash; returns their ids (to be ingested again)."""
+        """Undo what a crash left: half-written downloads in the PDF cache, and the vectors and rows of
+        papers left pending; returns the pending ids (to be ingested again). Call under `write_lock`."""
+        self.drop_partial_downloads()
         pending = self.catalog.pending_ids()
         for paper_id in pending:
             self.store.delete_paper(paper_id)
             self.catalog.remove_paper(paper_id)
         return pending
+
+    def drop_partial_downloads(self) -> list[Path]:
+        """Remove the temp files (``.<name>.<random>.part``) a killed download leaves in the PDF cache.
+
+        Downloads only run under the write lock, so whoever holds it owns every temp file there."""
+        folder = self.home / "pdfs"
+        removed = []
+        if folder.is_dir():
+            for path in folder.glob(".*.part"):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+        return removed
 
     # ------------------------------------------------------------ reading
 

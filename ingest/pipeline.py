@@ -8,11 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from footnote.errors import FetchError, FootnoteError, InvalidSourceError
 from footnote.types import DailyEntry, Paper
 from index.archive import Archive
+from index.catalog import PaperRecord
 from ingest.chunk import chunk_paper
+from ingest.ids import is_arxiv_id
 from ingest.parse import parse_pdf
 from ingest.sources import LocalPDF, RemotePaper, Source, resolve
 
@@ -96,11 +100,24 @@ def ingest(
     for item in resolved:
         unique.pop(item.paper_id, None)
         unique[item.paper_id] = item
-    progress.start(len(unique))
     with archive.write_lock(lock_wait_s):
-        redo = archive.repair()
-        if redo:
-            log.warning("redoing papers a crashed ingest left unfinished: %s", ", ".join(redo))
+        # Papers a crashed ingest left pending are redone from the source they were recorded with,
+        # whatever this run was asked for, so an interrupted paper is never silently dropped.
+        unfinished = archive.pending()
+        archive.repair()
+        redo: dict[str, tuple[DailyEntry, str | None]] = {}
+        for record in unfinished:
+            if record.id in unique:
+                continue
+            source = _redo_source(record)
+            if isinstance(source, str):
+                report.fail(record.source_url or record.id, source, record.id)
+                continue
+            unique[record.id] = source
+            redo[record.id] = (_entry_of(record), record.published)
+        if unfinished:
+            log.warning("redoing papers a crashed ingest left unfinished: %s", ", ".join(r.id for r in unfinished))
+        progress.start(len(unique))
         local: list[tuple[Source, Path]] = []
         remote: list[RemotePaper] = []
         for item in unique.values():
@@ -113,8 +130,27 @@ def ingest(
                 remote.append(item)
         local.extend(_download(remote, archive, report, progress))
         for item, path in local:
-            _ingest_one(item, path, archive, report, progress, entries.get(item.paper_id), day)
+            entry, published = redo.get(item.paper_id, (entries.get(item.paper_id), day))
+            _ingest_one(item, path, archive, report, progress, entry, published)
     return report
+
+
+def _redo_source(record: PaperRecord) -> Source | str:
+    """Where a pending paper came from, or why it cannot be redone."""
+    url = record.source_url
+    if url.startswith("file:"):
+        path = Path(url2pathname(urlsplit(url).path))
+        if path.is_file():
+            return LocalPDF(str(path), path, record.id, record.version)
+        return f"{path}: an interrupted ingest left {record.id} unfinished and this file is gone; ingest it again"
+    if is_arxiv_id(record.id):
+        return RemotePaper(url or record.id, record.id, record.version)
+    return f"{record.id}: an interrupted ingest left it unfinished and its source {url!r} is unknown; ingest it again"
+
+
+def _entry_of(record: PaperRecord) -> DailyEntry:
+    """The metadata a pending paper was recorded with, so its redo files it exactly as before."""
+    return DailyEntry(record.id, record.title, record.authors, record.abstract, 0, None, record.version)
 
 
 def _remote_is_current(archive: Archive, item: RemotePaper) -> bool:
@@ -200,6 +236,14 @@ def _ingest_one(
         return
     except OSError as exc:
         report.fail(item.source, f"{item.source}: {exc.strerror or exc}", paper_id)
+        progress.done(paper_id, "failed")
+        return
+    except Exception as exc:  # one paper's unforeseen failure never stops the others
+        if archive.settings.debug:
+            raise
+        log.debug("ingest of %s failed unexpectedly", item.source, exc_info=True)
+        message = " ".join(str(exc).split()) or "no message"
+        report.fail(item.source, f"{item.source}: unexpected {type(exc).__name__}: {message}", paper_id)
         progress.done(paper_id, "failed")
         return
     report.ingested.append(paper_id)
