@@ -175,6 +175,8 @@ def digest(ctx: Context, day: str, sources: tuple[str, ...], use_papers: bool, l
         result = run_digest(day, ctx.archive, sources=list(sources) if use_papers else None, lang=lang,
                             generator=generator, progress=progress)
     click.echo(f"generator: {result.digest.generator}", err=True)
+    for paper_id, (sent, received) in result.usage.items():
+        click.echo(f"llm tokens {paper_id}: {sent} sent, {received} received", err=True)
     md_path, _json_path = result.write(out)
     if as_json:
         click.echo(json.dumps(result.digest.to_json(), ensure_ascii=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from footnote.types import DailyEntry, Passage, Statement
@@ -53,11 +53,14 @@ class PaperDigest:
     upvotes: int | None = None
     abstract: str = ""  # from the daily list; shown for failed papers, marked abstract-only
     authors: tuple[str, ...] = ()
+    usage: list[int] | None = None  # [prompt tokens, completion tokens] sent to the LLM for this paper
 
     def to_json(self) -> dict:
         out = {"id": self.id, "title": self.title, "status": self.status, "error": self.error,
                "sections": [s.to_json() for s in self.sections], "grounding": self.grounding.to_json(),
                "upvotes": self.upvotes, "links": links(self.id)}
+        if self.usage is not None:
+            out["usage"] = {"prompt_tokens": self.usage[0], "completion_tokens": self.usage[1]}
         if self.status == "failed":
             out["abstract"] = self.abstract
             out["abstract_only"] = True
@@ -156,18 +159,27 @@ class SectionWriter:
 
 def digest_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None,
                  pool: ThreadPoolExecutor | None = None) -> PaperDigest:
+    """One paper's digest (its sections in parallel on ``pool``, if given)."""
+    digest = _start_paper(writer, paper_id, entry)
+    if pool is not None:
+        results = list(pool.map(lambda spec: writer.write(paper_id, digest.title, spec), SECTIONS))
+    else:
+        results = [writer.write(paper_id, digest.title, spec) for spec in SECTIONS]
+    _finish_paper(digest, results)
+    return digest
+
+
+def _start_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None) -> PaperDigest:
     record = writer.archive.paper(paper_id)
     title = entry.title if entry else (record.title if record else paper_id)
-    digest = PaperDigest(paper_id, title, "ok", upvotes=entry.upvotes if entry else None,
-                         authors=entry.authors if entry else (record.authors if record else ()))
-    if pool is not None:
-        results = list(pool.map(lambda spec: writer.write(paper_id, title, spec), SECTIONS))
-    else:
-        results = [writer.write(paper_id, title, spec) for spec in SECTIONS]
+    return PaperDigest(paper_id, title, "ok", upvotes=entry.upvotes if entry else None,
+                       authors=entry.authors if entry else (record.authors if record else ()))
+
+
+def _finish_paper(digest: PaperDigest, results: Sequence[tuple[SectionResult, Grounding]]) -> None:
     for section, grounding in results:
         digest.sections.append(section)
         digest.grounding.add(grounding)
-    return digest
 
 
 def failed_paper(paper_id: str, entry: DailyEntry | None, error: str) -> PaperDigest:
@@ -179,29 +191,37 @@ def failed_paper(paper_id: str, entry: DailyEntry | None, error: str) -> PaperDi
 def build_digest(day: str, archive: Archive, paper_ids: Sequence[str], *, lang: str, generator: str,
                  entries: dict[str, DailyEntry] | None = None, errors: dict[str, str] | None = None,
                  llm=None, progress=None) -> Digest:
-    """Digest the given papers (already ingested, or failed with a reason in ``errors``)."""
+    """Digest the given papers (already ingested, or failed with a reason in ``errors``).
+
+    With an LLM, the sections of all the day's papers go out together, at most ``llm.concurrency``
+    requests in flight; the papers keep their order in the digest."""
     entries = entries or {}
     errors = errors or {}
     writer = SectionWriter(archive, lang, generator, llm)
+    workers = llm.concurrency if generator == "llm" and llm is not None else 1
     papers: list[PaperDigest] = []
-    workers = archive.settings.llm.concurrency if generator == "llm" else 1
-    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-    try:
-        if progress:
-            progress.start(len(paper_ids))
+    if progress:
+        progress.start(len(paper_ids))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: list[tuple[PaperDigest, list[Future]]] = []
         for paper_id in paper_ids:
             entry = entries.get(paper_id)
             if paper_id in errors or archive.paper(paper_id) is None:
                 papers.append(failed_paper(paper_id, entry, errors.get(paper_id, "not in the archive")))
-                outcome = "failed"
-            else:
                 if progress:
-                    progress.stage(paper_id, "summarize")
-                papers.append(digest_paper(writer, paper_id, entry, pool))
-                outcome = "ok"
+                    progress.done(paper_id, "failed")
+                continue
+            digest = _start_paper(writer, paper_id, entry)
+            papers.append(digest)
+            futures = [pool.submit(writer.write, paper_id, digest.title, spec) for spec in SECTIONS]
+            pending.append((digest, futures))
+        for digest, futures in pending:
             if progress:
-                progress.done(paper_id, outcome)
-    finally:
-        if pool:
-            pool.shutdown()
+                progress.stage(digest.id, "summarize")
+            _finish_paper(digest, [f.result() for f in futures])
+            if progress:
+                progress.done(digest.id, "ok")
+    if llm is not None:
+        for digest in papers:
+            digest.usage = llm.usage_by_paper.get(digest.id)
     return Digest(day, lang, generator, papers)

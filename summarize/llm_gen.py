@@ -50,6 +50,11 @@ class LLMDrafter:
         self.usage_by_paper: dict[str, list[int]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def concurrency(self) -> int:
+        """Requests the endpoint's settings allow in flight at once."""
+        return self.client.settings.concurrency
+
     def draft(self, title: str, spec: SectionSpec, topic: Topic, passages: Sequence[Passage], lang: str,
               limit: int) -> list[Draft]:
         reply, usage = self.client.complete_json_retry(SYSTEM, user_prompt(title, spec, topic, passages, lang, limit))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 
@@ -120,3 +122,44 @@ def test_endpoint_failures_fall_back(digest_with, scripted_llm, paper_pdf, failu
     check_digest(doc, paper_pdf)
     notes = [s["note"] for s in doc["papers"][0]["sections"] if s["note"]]
     assert notes and all("extractive fallback" in n for n in notes)
+
+
+def test_sections_of_all_papers_go_out_together(small_home, scripted_llm):
+    """With concurrency 3, requests of the day's papers overlap (never more than 3 in flight), every paper
+    still gets its nine requests, and the tokens each paper cost are reported."""
+    lock, state = threading.Lock(), {"now": 0, "max": 0, "papers_in_flight": set(), "mixed": False}
+    seen: list[str] = []
+
+    def slow_copy(request: dict) -> dict:
+        title = request["messages"][-1]["content"].split("\n", 1)[0]
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+            state["papers_in_flight"].add(title)
+            state["mixed"] |= len(state["papers_in_flight"]) > 1
+            seen.append(title)
+        time.sleep(0.15)
+        with lock:
+            state["now"] -= 1
+            if state["now"] == 0:
+                state["papers_in_flight"].clear()
+        return copy_first_passage(request)
+
+    scripted_llm.default = slow_copy
+    archive = Archive(Settings(home=small_home, summarize=SummarizeSettings(passages_per_section=3)))
+    try:
+        drafter = LLMDrafter(LLMClient(scripted_llm.settings(concurrency=3)))
+        digest = build_digest("2025-05-07", archive, ["2505.00212", "2504.21798"], lang="en", generator="llm",
+                              llm=drafter)
+    finally:
+        archive.close()
+    assert len(scripted_llm.requests) == 18
+    assert 1 < state["max"] <= 3
+    assert state["mixed"], "the second paper's sections waited for the first paper's"
+    doc = digest.to_json()
+    assert [p["id"] for p in doc["papers"]] == ["2505.00212", "2504.21798"]
+    for paper in doc["papers"]:
+        usage = paper["usage"]
+        assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    total = sum(p["usage"]["prompt_tokens"] for p in doc["papers"])
+    assert total == sum(u[0] for u in drafter.usage_by_paper.values())
