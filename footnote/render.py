@@ -39,7 +39,9 @@ def _marked(quote: str, span) -> str:
     if not span:
         return escape(quote)
     start, end = span
-    return f"{escape(quote[:start])}[bold reverse]{escape(quote[start:end])}[/]{escape(quote[end:])}"
+    # On a terminal the match is highlighted; piped or redirected, it is wrapped in **…** (Markdown bold).
+    marked = f"[bold reverse]{escape(quote[start:end])}[/]" if stdout.is_terminal else f"**{escape(quote[start:end])}**"
+    return f"{escape(quote[:start])}{marked}{escape(quote[end:])}"
 
 
 def matches_text(query: str, matches) -> None:
@@ -58,6 +60,8 @@ def answer_text(answer) -> None:
 
     if answer.abstained:
         stdout.print("Not found in the archive.", highlight=False)
+        if answer.note:
+            stdout.print(f"({escape(answer.note)})", style="dim", highlight=False)
         return
     for s in answer.statements:
         refs = ", ".join(f"{c.paper_id} p. {c.page}" for c in s.citations)

@@ -10,9 +10,9 @@ from footnote.types import Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
 from qa.abstain import support
-from qa.cite import best_sentence
+from qa.cite import sentence_score
 from summarize.llm_gen import format_passages
-from summarize.verify import Draft, Grounding, Verifier
+from summarize.verify import Draft, Grounding, Verifier, passage_sentences
 
 NOT_FOUND = "Not found in the archive."
 
@@ -144,15 +144,21 @@ def ask(
 
 
 def _extractive(archive: Archive, query: str, passages: Sequence[Passage], limit: int = 3) -> list[Draft]:
-    """The best supporting sentence of each of the top passages, most relevant first."""
+    """The sentences of the top passages that best answer the question, best first (one per passage)."""
     scored: list[tuple[float, str, str]] = []
     top = passages[0].score if passages else 1.0
     for rank, passage in enumerate(passages[: limit + 2]):
-        sentence, exact = best_sentence(query, passage, archive.page_offsets(passage.chunk.paper_id))
-        if sentence is None or len(sentence.text) < 20:
-            continue
-        text = re.sub(r"^[•·\-–*]\s*", "", sentence.text)
-        scored.append((exact + passage.score / top - 0.05 * rank, text, passage.chunk.id))
+        offsets = archive.page_offsets(passage.chunk.paper_id)
+        best: tuple[float, str] | None = None
+        for sentence in passage_sentences(passage, offsets):
+            text = re.sub(r"^[•·\-–*]\s*", "", sentence.text)
+            if len(text) < 20:
+                continue
+            score = sentence_score(query, sentence)
+            if best is None or score > best[0]:
+                best = (score, text)
+        if best is not None:
+            scored.append((best[0] + passage.score / top - 0.05 * rank, best[1], passage.chunk.id))
     scored.sort(key=lambda s: -s[0])
     drafts, seen = [], set()
     for _, text, chunk_id in scored:

@@ -25,8 +25,14 @@ class Match:
     span: tuple[int, int] | None  # the matching part of the quote, if one was found
 
     def to_json(self) -> dict:
-        out = {"paper_id": self.paper_id, "title": self.title, "page": self.page, "section": self.section,
-               "quote": self.quote, "score": round(self.score, 4)}
+        out = {
+            "paper_id": self.paper_id,
+            "title": self.title,
+            "page": self.page,
+            "section": self.section,
+            "quote": self.quote,
+            "score": round(self.score, 4),
+        }
         out["match"] = list(self.span) if self.span else None
         return out
 
@@ -40,25 +46,30 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
 
 
-def best_sentence(query: str, passage: Passage, offsets: list[int]) -> tuple[Sentence | None, float]:
-    """The sentence of the passage that best states the query, and how well (exact numbers and names first)."""
+def sentence_score(query: str, sentence: Sentence) -> float:
+    """How well one sentence states the query: exact numbers and names first, then shared words."""
     numbers = extract_numbers(query)
     names = [n.lower() for n in _names(query)]
     words = _words(query)
+    text = sentence.text
+    score = 0.0
+    if numbers:
+        score += 3.0 * len(numbers_in(numbers, text)) / len(numbers)
+        found = extract_numbers(text)
+        exact = sum(any(n.value == f.value and n.unit == f.unit for f in found) for n in numbers)
+        score += 1.0 * exact / len(numbers)  # 6.5× outranks a bare 6.5
+    if names:
+        score += 2.0 * sum(n in text.lower() for n in names) / len(names)
+    if normalise(query).lower() in text.lower():
+        score += 3.0
+    return score + len(words & _words(text)) / (1 + len(words))
+
+
+def best_sentence(query: str, passage: Passage, offsets: list[int]) -> tuple[Sentence | None, float]:
+    """The sentence of the passage that best states the query, and how well (exact numbers and names first)."""
     best, best_score = None, -1.0
     for sentence in passage_sentences(passage, offsets):
-        text = sentence.text
-        score = 0.0
-        if numbers:
-            score += 3.0 * len(numbers_in(numbers, text)) / len(numbers)
-            found = extract_numbers(text)
-            exact = sum(any(n.value == f.value and n.unit == f.unit for f in found) for n in numbers)
-            score += 1.0 * exact / len(numbers)  # 6.5× outranks a bare 6.5
-        if names:
-            score += 2.0 * sum(n in text.lower() for n in names) / len(names)
-        if normalise(query).lower() in text.lower():
-            score += 3.0
-        score += len(words & _words(text)) / (1 + len(words))
+        score = sentence_score(query, sentence)
         if score > best_score:
             best, best_score = sentence, score
     return best, best_score
@@ -101,8 +112,14 @@ def _window(quote: str, span: tuple[int, int] | None, width: int = 160) -> tuple
     return cut, ((span[0] - offset, span[1] - offset) if span else None)
 
 
-def cite(archive: Archive, query: str, *, k: int = 5, paper_ids: Sequence[str] | None = None,
-         include_references: bool = False) -> list[Match]:
+def cite(
+    archive: Archive,
+    query: str,
+    *,
+    k: int = 5,
+    paper_ids: Sequence[str] | None = None,
+    include_references: bool = False,
+) -> list[Match]:
     """The passages that state ``query``, best first: exact numbers and names outrank paraphrase."""
     retriever = Retriever(archive)
     exclude = () if include_references else ("references",)
