@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -89,3 +91,44 @@ def test_cli_ask_json_and_session(corpus_home, tmp_path):
     session = json.loads((corpus_home / "sessions" / "t1.json").read_text())
     assert session["turns"][0]["question"].startswith("What speedup")
     assert len(session["turns"]) == 2
+
+
+def test_cli_llm_rewrites_korean_questions_and_follow_ups(corpus_home, scripted_llm):
+    """With an LLM, a Korean question is searched as the model's English rewrite, and a follow-up is rewritten
+    with the earlier turn in the prompt; the answer is still verified against the passages."""
+
+    def reply(request: dict) -> dict:
+        system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
+        if system.startswith("Rewrite"):
+            if "Conversation:" in user:
+                return {"query": "MoBA prefill speedup compared with full attention at 1M tokens"}
+            return {"query": "What speedup does MoBA achieve when prefilling 1M tokens?"}
+        blocks = re.split(r"\n\n(?=\[\d+\] \(p\. )", user.split("Passages:\n", 1)[1])
+        cite = next(int(re.match(r"\[(\d+)\]", b).group(1)) for b in blocks if "6.5x" in b)
+        return {"not_found": False, "statements": [
+            {"text": "MoBA reaches a speedup of up to 6.5x when prefilling 1M tokens.", "cites": [cite]}]}
+
+    scripted_llm.default = reply
+    llm = scripted_llm.settings()
+    env = {**os.environ, "FOOTNOTE_LLM_BASE_URL": llm.base_url, "FOOTNOTE_LLM_MODEL": llm.model,
+           "FOOTNOTE_LLM_API_KEY": "sk-test-not-a-real-key"}
+
+    def run(question):
+        proc = subprocess.run([sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "ask", question,
+                               "--session", "ko-llm", "--json"], capture_output=True, text=True, timeout=120, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    first = run("MoBA는 100만 토큰을 프리필할 때 속도가 얼마나 빨라지나요?")
+    assert first["generator"] == "llm" and not first["abstained"]
+    assert first["query"] == "What speedup does MoBA achieve when prefilling 1M tokens?"
+    assert scripted_llm.requests[0]["messages"][-1]["content"].startswith("MoBA는")
+    assert [(c["paper_id"], c["page"]) for c in first["citations"]] == [("2502.13189", 10)]
+    assert "6.5x" in first["citations"][0]["quote"]
+
+    follow = run("그럼 full attention과 비교하면?")
+    rewrite = scripted_llm.requests[2]["messages"][-1]["content"]
+    assert "Conversation:" in rewrite and "MoBA는 100만 토큰" in rewrite
+    assert rewrite.endswith("그럼 full attention과 비교하면?")
+    assert follow["query"] == "MoBA prefill speedup compared with full attention at 1M tokens"
+    assert follow["statements"] and follow["citations"][0]["paper_id"] == "2502.13189"
