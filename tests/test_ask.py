@@ -132,3 +132,16 @@ def test_cli_llm_rewrites_korean_questions_and_follow_ups(corpus_home, scripted_
     assert rewrite.endswith("그럼 full attention과 비교하면?")
     assert follow["query"] == "MoBA prefill speedup compared with full attention at 1M tokens"
     assert follow["statements"] and follow["citations"][0]["paper_id"] == "2502.13189"
+
+
+@pytest.mark.slow
+def test_ask_against_a_real_local_model(archive, local_llm, paper_pdf):
+    """SmolLM2-135M invents numbers: whatever it says, what survives is verified, or the answer abstains."""
+    client = LLMClient(local_llm.settings(max_tokens=160), llama_cpp=True)
+    answer = ask(archive, "What speedup does MoBA achieve when prefilling 1M tokens?", k=3, llm=client)
+    check_answer(answer, paper_pdf)
+    assert answer.generator in ("llm", "extractive")  # extractive only after an LLM failure, with the reason
+    if answer.generator == "extractive":
+        assert answer.note.startswith("LLM failed")
+    assert answer.abstained == (not answer.statements)
+    assert answer.grounding.statements == len(answer.statements)
