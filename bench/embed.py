@@ -1,15 +1,16 @@
-"""Embedding benchmark: torch fp32 (sentence-transformers) vs ONNX Runtime fp32 vs ONNX Runtime int8.
+"""Embedding benchmark: torch fp32 (sentence-transformers) vs OpenVINO vs ONNX Runtime fp32 vs ONNX Runtime int8.
 
     python bench/embed.py [--papers N] [--chunks N] [--chunk-tokens T] [--batch B] [--repeat R]
-                          [--backends onnx-int8,onnx,torch] [--json]
+                          [--backends openvino,onnx-int8,onnx,torch] [--json]
 
 Real chunks: the first N PDFs of the corpus (../shared/corpus/papers, sorted by name) are parsed
 (ingest.parse.parse_pdf) and chunked (ingest.chunk.chunk_paper, T tokens, 30 overlap), the first --chunks of them
 kept. Each backend (index.embed.make_embedder on the bundled all-MiniLM-L6-v2) embeds one warm-up batch (model
 load, and the one-time ONNX export if it is not cached yet), then all chunks R times; the best run counts.
 Printed per backend: chunks/s and tokens/s (tokens the model reads: the chunk's WordPiece tokens plus [CLS] and
-[SEP], at most 256), then the cosine agreement of the vectors between every pair of backends (per chunk: mean,
-1st percentile, min) and the top-10 overlap of a few real queries' rankings over the chunks.
+[SEP], at most 256), chunks per CPU-second (all threads; less disturbed by other load on the machine, whose
+load average is printed too), then the cosine agreement of the vectors between every pair of backends (per
+chunk: mean, 1st percentile, min) and the top-10 overlap of a few real queries' rankings over the chunks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -65,12 +67,13 @@ def measure(backend: str, texts: list[str], batch: int, repeat: int) -> dict:
     started = time.perf_counter()
     embedder.embed(texts[:batch])
     load_s = time.perf_counter() - started
-    best = float("inf")
+    best = best_cpu = float("inf")
     vectors = None
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         vectors = embedder.embed(texts)
         best = min(best, time.perf_counter() - started)
+        best_cpu = min(best_cpu, cpu_seconds() - cpu)
     read = [min(n + 2, embedder.max_tokens) for n in embedder.count_tokens(texts)]
     return {
         "backend": backend,
@@ -79,9 +82,18 @@ def measure(backend: str, texts: list[str], batch: int, repeat: int) -> dict:
         "embed_s": best,
         "chunks_per_s": len(texts) / best,
         "tokens_per_s": sum(read) / best,
+        "cpu_s": best_cpu,
+        "chunks_per_cpu_s": len(texts) / best_cpu,
+        "precision": getattr(embedder, "precision", None),
         "vectors": vectors,
         "queries": embedder.embed(list(QUERIES)),
     }
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads (a figure that other load on the machine disturbs less)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def agreement(a: dict, b: dict) -> dict:
@@ -126,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(max {max(lengths)}), batch {args.batch}, {len(os.sched_getaffinity(0))} cores, best of {args.repeat}",
         file=sys.stderr,
     )
+    load = os.getloadavg()[0]
     results = []
     for backend in backends:
         print(f"  {backend} ...", file=sys.stderr, flush=True)
@@ -136,16 +149,24 @@ def main(argv: list[str] | None = None) -> int:
         rows = [{k: v for k, v in r.items() if k not in ("vectors", "queries")} for r in results]
         print(
             json.dumps(
-                {"chunks": len(texts), "mean_tokens": statistics.mean(lengths), "backends": rows, "agreement": pairs},
+                {
+                    "load_average": load,
+                    "chunks": len(texts),
+                    "mean_tokens": statistics.mean(lengths),
+                    "backends": rows,
+                    "agreement": pairs,
+                },
                 indent=2,
             )
         )
         return 0
-    print(f"{'backend':<10} {'chunks/s':>9} {'tokens/s':>9} {'embed s':>8} {'load s':>7}  name")
+    print(f"load average before the runs: {load:.2f} (timings on a busy machine are lower)")
+    print(f"{'backend':<10} {'chunks/s':>9} {'tokens/s':>9} {'embed s':>8} {'chunks/cpu-s':>13} {'load s':>7}  name")
     for r in results:
         print(
             f"{r['backend']:<10} {r['chunks_per_s']:9.1f} {r['tokens_per_s']:9,.0f} {r['embed_s']:8.2f} "
-            f"{r['load_s']:7.2f}  {r['name']}"
+            f"{r['chunks_per_cpu_s']:13.1f} {r['load_s']:7.2f}  {r['name']}"
+            + (f" ({r['precision']})" if r["precision"] else "")
         )
     if pairs:
         print(f"\n{'agreement':<22} {'cos mean':>8} {'cos p1':>8} {'cos min':>8} {'top-10 overlap':>15}")

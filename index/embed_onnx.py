@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -125,14 +126,22 @@ def _write_atomic(target: Path, write) -> None:
 
 def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | None = None) -> Path:
     """The cached ONNX file of this model and variant, built first if missing (needs torch only then)."""
-    folder = (cache_dir or cache_root()) / model_key(model_path)
+    root = cache_dir or cache_root()
+    folder = root / model_key(model_path)
     target = folder / f"model-{variant}.onnx"
     if target.is_file():
         return target
+    if cache_dir is None and not _writable(root):  # a read-only home: build into the temp folder instead
+        return ensure_model(model_path, variant, Path(tempfile.gettempdir()) / f"footnote-onnx-{os.getuid()}")
     with _locked(folder.parent / f"{folder.name}.lock"):
         if target.is_file():  # another process built it while we waited for the lock
             return target
         folder.mkdir(parents=True, exist_ok=True)
+        print(
+            f"footnote: exporting the embedding model to ONNX ({variant}), once per machine, into {folder}",
+            file=sys.stderr,
+            flush=True,
+        )
         fp32 = folder / "model-fp32.onnx"
         if not fp32.is_file():
             _write_atomic(fp32, lambda tmp: _export_fp32(Path(model_path), Path(tmp)))
@@ -140,6 +149,14 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
             _write_atomic(target, lambda tmp: _fuse_and_quantize(Path(model_path), fp32, Path(tmp)))
         (folder / "source.json").write_text(json.dumps({"model": str(model_path), "version": CACHE_VERSION}))
     return target
+
+
+def _writable(root: Path) -> bool:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(root, os.W_OK)
 
 
 def _export_fp32(model_path: Path, out: Path) -> None:
