@@ -187,6 +187,11 @@ class LLMClient:
 
     # ------------------------------------------------------------------------------------------- errors
 
+    def _scrub(self, value: object) -> object:
+        if isinstance(value, str) and self._key and len(self._key) >= 4:
+            return value.replace(self._key, "***")
+        return value
+
     def _redact(self, text: str) -> str:
         if self._key and len(self._key) >= 4:
             text = text.replace(self._key, "***")
@@ -273,8 +278,10 @@ class LLMClient:
         choice = choices[0]
         message = getattr(choice, "message", None)
         finish = getattr(choice, "finish_reason", None)
-        refusal = getattr(message, "refusal", None)
-        content = getattr(message, "content", None)
+        refusal = self._scrub(getattr(message, "refusal", None))
+        # An endpoint that echoes the key (in a statement, an error snippet cut in half, ...) never gets it
+        # past this point: the reply is scrubbed before anything reads, cuts or stores it.
+        content = self._scrub(getattr(message, "content", None))
         log.debug(
             "LLM %s: %d prompt + %d completion tokens, finish=%s, %.2fs",
             self.model,

@@ -2,8 +2,8 @@
 line or any file under the home, whatever the endpoint answers (401 and 500 bodies echoing the key, refusals
 and replies quoting it, garbage), with and without FOOTNOTE_DEBUG.
 
-Two gaps are pinned as strict xfails (they turn into failures once footnote/llm.py is fixed): a key cut in
-half by a reply snippet, and a key the endpoint puts inside a statement.
+Two gaps found here are fixed in footnote/llm.py (the reply is scrubbed of the key before anything reads it): a
+key cut in half by a reply snippet, and a key the endpoint puts inside a statement.
 
 test_llm_client.py checks the client's error messages and log lines one by one; this runs the real commands.
 """
@@ -116,11 +116,6 @@ def test_the_key_never_leaves_the_request_header(scripted_llm, cut, tmp_path):
         assert leaks(path.read_bytes()) == [], path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="footnote/llm.py cuts a bad reply to a 120-character snippet before redacting the key, so a key that "
-    "straddles the cut is printed in part (fix: redact the content before _one_line in _output_error)",
-)
 def test_a_key_cut_by_the_reply_snippet_is_not_shown_in_part(scripted_llm, caplog):
     from footnote.errors import LLMError
     from footnote.llm import LLMClient
@@ -139,11 +134,6 @@ def test_a_key_cut_by_the_reply_snippet_is_not_shown_in_part(scripted_llm, caplo
     assert [leaks(m) for m in messages] == [[], [], [], []], messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="footnote/llm.py passes reply content on unredacted, so an endpoint that writes the key into a "
-    "statement gets it into the digest files (fix: replace the key in the content in complete_json)",
-)
 def test_a_key_echoed_into_a_statement_stays_out_of_the_digest(small_home, scripted_llm, tmp_path):
     from footnote.llm import LLMClient
     from summarize.digest import build_digest
