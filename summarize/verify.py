@@ -142,6 +142,10 @@ class Verifier:
         cited = [passages[c] for c in dict.fromkeys(str(c) for c in draft.cites) if str(c) in passages]
         if not cited:
             return None, f"cites no retrieved passage ({draft.cites!r}): {text[:80]}"
+        instructed = [p for p in cited if addresses_a_model(p.chunk.text)]
+        cited = [p for p in cited if p not in instructed]
+        if not cited:
+            return None, f"cites only passages that hold instructions to a model: {text[:80]}"
         numbers = extract_numbers(text)
         citations: list[Citation] = []
         missing = list(numbers)
@@ -175,6 +179,24 @@ class Verifier:
                         chosen.append(sentence)
                     break
         return chosen
+
+
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.]{0,40}\b(previous|prior|above|earlier|all|any|your)\b[^.]{0,25}"
+    r"\b(instructions?|prompts?|directions?|rules)\b"
+    r"|\b(notes?|messages?|instructions?) (to|for) (the )?"
+    r"(ai|llms?|language models?|assistants?|chatbots?|reviewers?)\b"
+    r"|\b(ai assistants?|language models?|llms?) reading this\b"
+    r"|\b(say|state|claim|report|write) (that )?this paper (reports|achieves|is)\b",
+    re.IGNORECASE,
+)
+
+
+def addresses_a_model(text: str) -> bool:
+    """Whether the text speaks to a model reading it ("ignore previous instructions", "note to AI assistants").
+    Such a passage is never quoted as support: what it says is an instruction planted in the PDF, not a
+    finding, even when a statement repeats it word for word."""
+    return bool(_INSTRUCTION.search(" ".join(text.split())))
 
 
 def _dedupe(citations: list[Citation]) -> list[Citation]:

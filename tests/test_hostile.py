@@ -231,19 +231,12 @@ def test_llm_obeying_the_injection_gains_nothing(hostile, scripted_llm):
     assert not any("99.9%" in t for t in texts)
     assert not any("best paper of the year <script>" in t for t in texts)
     assert paper["grounding"]["dropped"] >= 3 * len(scripted_llm.requests) - len(kept)
-    # The PDF really prints "99% accuracy" (inside the instruction), so a statement repeating it is grounded; it
-    # stands only on page 4's own words, quoted beside it, so the reader sees it is an instruction, not a result.
-    obeyed = [s for s in kept if "99%" in s["text"]]
-    for statement in obeyed:
-        assert statement["citations"] and all(
-            c["page"] == 4 and PAYLOAD in " ".join(c["quote"].split()) for c in statement["citations"]
-        ), statement
-    markdown = to_markdown(digest)
-    visible = " ".join(assert_inert(markdown).split())
-    if obeyed:
-        line = next(x for x in markdown.splitlines() if x.lstrip().startswith("- ") and "99%" in x)
-        assert line.rstrip().endswith(f"[p. 4](https://arxiv.org/pdf/{PAPER}#page=4)"), line
-        assert PAYLOAD in visible  # the quote under it shows the instruction itself
+    # The PDF really prints "99% accuracy", inside the instruction: a passage that speaks to a model is never
+    # quoted as support, so a statement repeating the instruction word for word is dropped too.
+    assert not any("99%" in t for t in texts), texts
+    for statement in kept:
+        assert all(MARKER not in " ".join(c["quote"].split()) for c in statement["citations"])
+    assert_inert(to_markdown(digest))
 
 
 # ----------------------------------------------------------------------------------------------- traversal
