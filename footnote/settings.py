@@ -98,6 +98,12 @@ class LLMSettings(BaseSettings):
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
     max_tokens: int = Field(700, ge=16, description="Most tokens generated per request.")
     concurrency: int = Field(4, ge=1, le=64, description="Requests in flight at once across a digest.")
+    budget_s: float = Field(
+        1800.0,
+        gt=0,
+        description="Wall-clock budget of one digest's LLM requests, in seconds; once spent, the remaining "
+        "sections use the extractive generator (stated in each section's note) instead of waiting on the endpoint.",
+    )
 
     @property
     def configured(self) -> bool:

@@ -4,8 +4,10 @@ What comes back is only a draft: `summarize.verify` decides what survives."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
+from footnote.errors import LLMError
 from footnote.types import Passage
 from summarize.sections import SectionSpec, Topic
 from summarize.verify import Draft
@@ -49,6 +51,9 @@ class LLMDrafter:
         self.client = client
         self.usage_by_paper: dict[str, list[int]] = {}
         self._lock = threading.Lock()
+        # One digest's requests share a wall-clock budget: an endpoint answering every request with a long
+        # Retry-After (or stalling to each timeout) cannot stretch a day's digest without bound.
+        self.deadline = time.monotonic() + client.settings.budget_s
 
     @property
     def concurrency(self) -> int:
@@ -57,6 +62,8 @@ class LLMDrafter:
 
     def draft(self, title: str, spec: SectionSpec, topic: Topic, passages: Sequence[Passage], lang: str,
               limit: int) -> list[Draft]:
+        if time.monotonic() > self.deadline:
+            raise LLMError(f"LLM budget of {self.client.settings.budget_s:g}s for this digest spent (llm.budget_s)")
         reply, usage = self.client.complete_json_retry(SYSTEM, user_prompt(title, spec, topic, passages, lang, limit))
         paper_id = passages[0].chunk.paper_id if passages else ""
         with self._lock:

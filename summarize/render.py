@@ -22,7 +22,8 @@ TEXT = {
         "papers": "논문",
         "ok": "성공",
         "failed": "실패",
-        "extractive_note": "추출 요약: 각 문장은 논문 원문(영어)을 그대로 인용하며, 인용 링크는 해당 페이지로 연결됩니다.",
+        "extractive_note": "추출 요약: 각 문장은 논문 원문(영어)을 그대로 인용하며, "
+        "인용 링크는 해당 페이지로 연결됩니다.",
         "llm_note": "LLM 요약: 모든 문장은 인용된 구절과 대조해 검증되었고, 수치가 구절에 없으면 제외되었습니다.",
         "status_failed": "상태: 실패",
         "abstract_only": "초록 (일일 목록의 초록만 있음, 본문 미확인)",
@@ -40,7 +41,8 @@ TEXT = {
         "ok": "ok",
         "failed": "failed",
         "extractive_note": "Extractive digest: every statement is quoted verbatim from the paper; links open the page.",
-        "llm_note": "LLM digest: every statement was checked against its cited passages; unverifiable ones were dropped.",
+        "llm_note": "LLM digest: every statement was checked against its cited passages; "
+        "unverifiable ones were dropped.",
         "status_failed": "Status: failed",
         "abstract_only": "Abstract (from the daily list only; the paper itself was not read)",
         "grounding": "grounding",

@@ -163,3 +163,19 @@ def test_sections_of_all_papers_go_out_together(small_home, scripted_llm):
         assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     total = sum(p["usage"]["prompt_tokens"] for p in doc["papers"])
     assert total == sum(u[0] for u in drafter.usage_by_paper.values())
+
+
+def test_a_spent_budget_falls_back_instead_of_waiting(digest_with, scripted_llm, paper_pdf):
+    """An endpoint that stalls every request to its timeout cannot hold a digest past llm.budget_s."""
+    for _ in range(30):
+        scripted_llm.stall(0.6)
+    started = time.monotonic()
+    digest = digest_with(copy_first_passage, timeout_s=0.3, max_retries=0, budget_s=0.5, concurrency=1)
+    elapsed = time.monotonic() - started
+    doc = digest.to_json()
+    check_digest(doc, paper_pdf)
+    notes = [s["note"] for s in doc["papers"][0]["sections"]]
+    assert any("budget" in n for n in notes), notes
+    assert all("extractive fallback" in n for n in notes)
+    assert len(scripted_llm.requests) < 9  # the sections after the budget never reached the endpoint
+    assert elapsed < 30
