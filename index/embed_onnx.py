@@ -30,6 +30,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from importlib import metadata
@@ -366,6 +367,7 @@ class BatchedEmbedder:
         self._tokenizer = load_tokenizer(model_path, self.max_tokens)
         self._counter = load_tokenizer(model_path, None)
         self._loaded = False
+        self._lock = threading.Lock()  # one model run at a time (an OpenVINO infer request is not thread-safe)
 
     def _load(self) -> None:
         raise NotImplementedError
@@ -375,9 +377,10 @@ class BatchedEmbedder:
 
     def load(self) -> None:
         """Export (first use on this machine) and load the model now rather than on the first embed."""
-        if not self._loaded:
-            self._load()
-            self._loaded = True
+        with self._lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.load()
@@ -386,8 +389,9 @@ class BatchedEmbedder:
         ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
-        for rows in batches(order, [len(x) for x in ids], self.batch_size, self.max_batch_tokens):
-            out[rows] = self._infer(_pad([ids[i] for i in rows]))
+        with self._lock:
+            for rows in batches(order, [len(x) for x in ids], self.batch_size, self.max_batch_tokens):
+                out[rows] = self._infer(_pad([ids[i] for i in rows]))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
