@@ -7,9 +7,12 @@ import functools
 import os
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from footnote.types import Chunk
-from ingest.parse import ParsedPDF
+
+if TYPE_CHECKING:  # pymupdf is not needed to split a passage into sentences at query time
+    from ingest.parse import ParsedPDF
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -19,10 +22,15 @@ _MIN_SECTION_CHARS = 40  # a section that is only its heading makes no chunk
 @functools.cache
 def sentence_tokenizer():
     """NLTK's Punkt sentence splitter, from the data that llama-index-core ships (no download)."""
-    import llama_index.core
+    import importlib.util
+
     import nltk
 
-    cache = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
+    # Only llama-index-core's folder is needed, not the package: importing it costs a second per process.
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llama-index-core is not installed (its NLTK data splits sentences)")
+    cache = os.path.join(next(iter(spec.submodule_search_locations)), "_static", "nltk_cache")
     if cache not in nltk.data.path:
         nltk.data.path.insert(0, cache)
     from nltk.tokenize import PunktTokenizer
