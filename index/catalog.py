@@ -96,6 +96,8 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._df: dict[str, float] = {}  # query term -> estimated share of chunks holding it (row budget)
+        self._df_at: int | None = None  # the largest rowid when those were estimated
 
     def close(self) -> None:
         self._db.close()
@@ -173,6 +175,40 @@ class Catalog:
         sql = "SELECT * FROM papers" + (" WHERE status='complete'" if complete_only else "") + " ORDER BY id"
         return [_record(row) for row in self._db.execute(sql)]
 
+    def chunk_ids(self, paper_ids: Sequence[str]) -> list[str]:
+        """Ids of the chunks of these papers."""
+        out: list[str] = []
+        for i in range(0, len(paper_ids), 500):
+            part = list(paper_ids[i : i + 500])
+            sql = f"SELECT id FROM chunks WHERE paper_id IN ({','.join('?' * len(part))})"
+            out.extend(r[0] for r in self._db.execute(sql, part))
+        return out
+
+    def titles(self, paper_ids: Iterable[str]) -> dict[str, str]:
+        """Titles of these papers (those the catalog holds), without loading every paper row."""
+        ids = list(dict.fromkeys(paper_ids))
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            sql = f"SELECT id, title FROM papers WHERE id IN ({','.join('?' * len(part))})"
+            out.update(self._db.execute(sql, part).fetchall())
+        return out
+
+    def complete_ids(
+        self, paper_ids: Sequence[str] | None = None, since: str | None = None, until: str | None = None
+    ) -> list[str]:
+        """Ids of complete papers, among ``paper_ids`` if given, filed between since and until (inclusive)."""
+        where, args = ["status='complete'"], []
+        if paper_ids is not None:
+            if not paper_ids:
+                return []
+            where.append(f"id IN ({','.join('?' * len(paper_ids))})")
+            args.extend(paper_ids)
+        if since or until:
+            where.append("published IS NOT NULL AND substr(published, 1, 10) BETWEEN ? AND ?")
+            args.extend([since or "0000-00-00", until or "9999-99-99"])
+        return [r[0] for r in self._db.execute(f"SELECT id FROM papers WHERE {' AND '.join(where)} ORDER BY id", args)]
+
     def pending_ids(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT id FROM papers WHERE status='pending'")]
 
@@ -219,6 +255,19 @@ class Catalog:
         sql = f"SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE {' AND '.join(where)} LIMIT ?)"
         return self._db.execute(sql, [*args, limit]).fetchone()[0]
 
+    # BM25 scores every chunk that holds any query term, so an OR of the query's words costs time in proportion
+    # to the chunks holding them: at 1M chunks, hundreds of thousands of rows and most of a second. When a
+    # query's terms together hold more (estimated) rows than this budget, the query becomes "at least two of
+    # its three rarest terms" instead, (a AND b) OR (a AND c) OR (b AND c): FTS5 intersects those cheaply
+    # and scores only the chunks in the intersections. Archives smaller than the budget (the 19-paper corpus
+    # has 2,616 chunks) are always searched with every term, as before.
+    LEXICAL_ROW_BUDGET = 10_000
+    LEXICAL_ANCHORS = 3  # the rarest terms that the pairs are made of
+    LEXICAL_ENOUGH = 10  # pairs finding fewer chunks than this are topped up by the rarest terms alone
+    # Paper filters this small are searched paper by paper, each over its chunks' rowid range.
+    SELECTIVE_PAPERS = 32
+    _SAMPLE = 5_000  # rowids per sample window when estimating how many chunks hold a term
+
     def lexical_search(
         self,
         query: str,
@@ -229,26 +278,124 @@ class Catalog:
         include_kinds: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
         """(chunk id, BM25 score, higher is better) for the best ``k`` chunks."""
-        match = fts_query(query)
-        if not match:
+        terms = fts_terms(query)
+        if not terms or (paper_ids is not None and not paper_ids):
             return []
-        where, args = ["chunks_fts MATCH ?"], [match]
-        if paper_ids is not None:
-            where.append(f"c.paper_id IN ({','.join('?' * len(paper_ids))})")
-            args.extend(paper_ids)
+        where, args = [], []
         if exclude_kinds:
             where.append(f"c.kind NOT IN ({','.join('?' * len(exclude_kinds))})")
             args.extend(exclude_kinds)
         if include_kinds:
             where.append(f"c.kind IN ({','.join('?' * len(include_kinds))})")
             args.extend(include_kinds)
-        sql = (
-            f"SELECT c.id, bm25(chunks_fts, 1.0, 0.3) AS score FROM chunks_fts JOIN chunks c ON c.n = "
-            f"chunks_fts.rowid WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
-        )
-        args.append(k)
+        if paper_ids is not None and len(paper_ids) <= self.SELECTIVE_PAPERS:
+            return self._lexical_papers(" OR ".join(terms), k, paper_ids, where, args)
+        if paper_ids is not None:
+            where.append(f"c.paper_id IN ({','.join('?' * len(paper_ids))})")
+            args.extend(paper_ids)
+        found: dict[str, float] = {}
+        for match, weight in self._lexical_plan(terms):
+            for cid, score in self._bm25(match, k, where, args):
+                found.setdefault(cid, -score / weight)
+            if len(found) >= min(k, self.LEXICAL_ENOUGH):
+                break
+        return list(found.items())[:k]
+
+    def _bm25(self, match: str, k: int, where: list[str], args: list) -> list[tuple[str, float]]:
+        """(chunk id, bm25) of the best k matches of an FTS5 expression that pass the filters, best first."""
+        where_sql = " AND ".join(where) or "1"
         with closing(self._db.cursor()) as cur:
-            return [(cid, -score) for cid, score in cur.execute(sql, args)]
+            # The best 4k from the FTS index alone first: joining every match to the chunks table to test its
+            # kind costs more than scoring it. Only when too few of those pass is every match joined.
+            sql = (
+                "SELECT c.id, s.score FROM (SELECT rowid, bm25(chunks_fts, 1.0, 0.3) AS score FROM chunks_fts "
+                f"WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?) s JOIN chunks c ON c.n = s.rowid WHERE {where_sql} "
+                "ORDER BY s.score LIMIT ?"
+            )
+            hits = cur.execute(sql, [match, 4 * k, *args, k]).fetchall()
+            if len(hits) < k and where:  # without a filter, fewer than k means fewer matches
+                sql = (
+                    "SELECT c.id, bm25(chunks_fts, 1.0, 0.3) AS score FROM chunks_fts JOIN chunks c ON c.n = "
+                    f"chunks_fts.rowid WHERE chunks_fts MATCH ? AND {where_sql} ORDER BY score LIMIT ?"
+                )
+                hits = cur.execute(sql, [match, *args, k]).fetchall()
+            return hits
+
+    def _lexical_plan(self, terms: list[str]) -> list[tuple[str, float]]:
+        """The FTS5 expressions to run in turn, each with what its bm25 is divided by, until enough are found.
+
+        Within the budget: every term, OR-ed (one expression, as before). Past it: pairs of the rarest terms.
+        Each of three terms then sits in two pairs, so a chunk holding all three scores twice its BM25 over
+        them and ranks first; one holding two scores its BM25 over those two. If the pairs find fewer than
+        LEXICAL_ENOUGH chunks, the rarest terms that fit in the budget, OR-ed, add theirs after them."""
+        everything = [(" OR ".join(terms), 1.0)]
+        if len(terms) == 1:
+            return everything
+        rows = self._term_rows(terms)
+        if rows is None or sum(rows) <= self.LEXICAL_ROW_BUDGET:
+            return everything
+        rarest = sorted(range(len(terms)), key=lambda i: rows[i])
+        anchors = [terms[i] for i in sorted(rarest[: self.LEXICAL_ANCHORS])]
+        pairs = " OR ".join(f"({a} AND {b})" for i, a in enumerate(anchors) for b in anchors[i + 1 :])
+        kept, total = [], 0.0
+        for i in rarest:
+            if kept and total + rows[i] > self.LEXICAL_ROW_BUDGET:
+                break
+            kept.append(i)
+            total += rows[i]
+        fill = " OR ".join(terms[i] for i in sorted(kept))
+        return [(pairs, len(anchors) - 1.0), (fill, 1.0)]
+
+    def _term_rows(self, terms: list[str]) -> list[float] | None:
+        """Estimated chunks holding each term; None for an archive within the row budget (no estimate needed)."""
+        # Two subqueries: SQLite answers a lone min() or max() from the rowid b-tree, but scans for both at once.
+        lo, hi = self._db.execute("SELECT (SELECT min(n) FROM chunks), (SELECT max(n) FROM chunks)").fetchone()
+        if lo is None or hi - lo + 1 <= self.LEXICAL_ROW_BUDGET:
+            return None
+        span, width = hi - lo + 1, self._SAMPLE
+        if self._df_at is None or abs(hi - self._df_at) > 0.05 * span:
+            self._df = {}  # the archive changed noticeably since the shares were estimated
+            self._df_at = hi
+        # The share of chunks holding a term, counted (not scored) among the oldest and the newest rowids: about
+        # 0.1 ms a term at 1M chunks, where an exact count of a common term takes tens of ms.
+        windows = [(lo, hi)] if span <= 4 * width else [(lo, lo + width - 1), (hi - width + 1, hi)]
+        sample = sum(b - a + 1 for a, b in windows)
+        count = "(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ?)"
+        sql = "SELECT " + " + ".join([count] * len(windows))
+        rows = []
+        for term in terms:
+            share = self._df.get(term)
+            if share is None:
+                share = self._db.execute(sql, [x for a, b in windows for x in (term, a, b)]).fetchone()[0] / sample
+                if len(self._df) >= 100_000:
+                    self._df.clear()
+                self._df[term] = share
+            rows.append(share * span)
+        return rows
+
+    def _lexical_papers(
+        self, match: str, k: int, paper_ids: Sequence[str], where: list[str], args: list
+    ) -> list[tuple[str, float]]:
+        """BM25 within a few papers. A paper's chunks are written in one transaction, so their rowids form one
+        short range that FTS5 seeks to directly; the paper_id test keeps this exact even if they did not."""
+        select = (
+            "SELECT c.id, bm25(chunks_fts, 1.0, 0.3) AS score FROM chunks_fts JOIN chunks c ON c.n = chunks_fts.rowid "
+            "WHERE chunks_fts MATCH ? AND chunks_fts.rowid BETWEEN ? AND ? AND c.paper_id = ?"
+        )
+        parts, part_args = [], []
+        ranges = self._db.execute(
+            f"SELECT paper_id, min(n), max(n) FROM chunks WHERE paper_id IN ({','.join('?' * len(paper_ids))}) "
+            "GROUP BY paper_id",
+            list(paper_ids),
+        )
+        for pid, lo, hi in ranges:
+            parts.append(" AND ".join([select, *where]))
+            part_args.extend([match, lo, hi, pid, *args])
+        if not parts:
+            return []
+        sql = f"SELECT id, score FROM ({' UNION ALL '.join(parts)}) ORDER BY score LIMIT ?"
+        with closing(self._db.cursor()) as cur:
+            return [(cid, -score) for cid, score in cur.execute(sql, [*part_args, k])]
 
 
 class _Transaction:
@@ -322,6 +469,11 @@ _STOP = frozenset(
 def fts_query(text: str) -> str:
     """An FTS5 OR-query of the text's words, split the way the unicode61 tokenizer splits the index
     ("79.8" → phrase "79 8", "Qwen2.5-7B" → "qwen2 5 7b"); "6.5×" also matches "6.5x"."""
+    return " OR ".join(fts_terms(text))
+
+
+def fts_terms(text: str) -> list[str]:
+    """The quoted FTS5 phrases of `fts_query`, in order, each once."""
     terms: list[str] = []
     for word in text.lower().split():
         parts = re.findall(r"[^\W_]+", word)
@@ -334,7 +486,7 @@ def fts_query(text: str) -> str:
             term = f'"{phrase}"'
             if term not in terms:
                 terms.append(term)
-    return " OR ".join(terms)
+    return terms
 
 
 def _record(row: tuple) -> PaperRecord:

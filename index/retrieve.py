@@ -11,6 +11,8 @@ from footnote.numbers import extract_numbers
 from footnote.types import Passage
 from index.archive import Archive
 
+SELECTIVE_PAPERS = 32
+
 
 @dataclass(frozen=True)
 class Query:
@@ -34,12 +36,15 @@ class Retriever:
         if paper_ids is not None and not paper_ids:
             return []
         vector = query.vector if query.vector is not None else self.archive.embedder.embed([query.text])[0]
+        # A few papers: their chunk ids from the catalog let the store search them exactly, fetched by id.
+        few = paper_ids is not None and len(paper_ids) <= SELECTIVE_PAPERS
         dense = self.archive.store.query(
             vector,
             self.settings.dense_k,
             paper_ids=paper_ids,
             exclude_kinds=query.exclude_kinds,
             include_kinds=query.include_kinds,
+            chunk_ids=self.archive.catalog.chunk_ids(paper_ids) if few else None,
         )
         lexical = self.archive.catalog.lexical_search(
             query.text,
@@ -53,14 +58,7 @@ class Retriever:
     def _paper_filter(self, query: Query) -> list[str] | None:
         if query.paper_ids is None and not query.since and not query.until:
             return None
-        records = self.archive.papers()
-        ids = {r.id for r in records}
-        if query.paper_ids is not None:
-            ids &= set(query.paper_ids)
-        if query.since or query.until:
-            lo, hi = query.since or "0000-00-00", query.until or "9999-99-99"
-            ids &= {r.id for r in records if r.published and lo <= r.published[:10] <= hi}
-        return sorted(ids)
+        return self.archive.catalog.complete_ids(query.paper_ids, query.since, query.until)
 
     def _fuse(
         self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]], k: int, text: str = ""
@@ -86,15 +84,11 @@ class Retriever:
                 hits = sum(1 for n in numbers if any(n.matches(f) for f in found))
                 scores[cid] += top * hits / len(numbers)
             ranked = sorted(scores, key=lambda cid: -scores[cid])
-        titles = {r.id: r.title for r in self.archive.papers()}
+        best = [cid for cid in ranked if cid in chunks][:k]
+        titles = self.archive.catalog.titles(chunks[cid].paper_id for cid in best)
         out = []
-        for cid in ranked:
-            chunk = chunks.get(cid)
-            if chunk is None:
-                continue
-            out.append(
-                Passage(chunk, scores[cid], dense_of.get(cid), lexical_of.get(cid), titles.get(chunk.paper_id, ""))
-            )
-            if len(out) == k:
-                break
+        for cid in best:
+            chunk = chunks[cid]
+            title = titles.get(chunk.paper_id, "")
+            out.append(Passage(chunk, scores[cid], dense_of.get(cid), lexical_of.get(cid), title))
         return out
