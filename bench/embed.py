@@ -30,8 +30,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # footnote's packages, also when the project is not pip-installed
+sys.path.insert(0, str(ROOT))  # the packages first: bench/ingest.py must not shadow ingest/
 
 import numpy as np  # noqa: E402
 

@@ -37,8 +37,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # footnote's packages, also when the project is not pip-installed
+sys.path.insert(0, str(ROOT))  # the packages first: bench/ingest.py must not shadow ingest/
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "papers"
 STAGES = ("read", "parse", "chunk", "embed", "store")

@@ -49,8 +49,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # footnote's packages, also when the project is not pip-installed
+sys.path.insert(0, str(ROOT))  # the packages first: bench/ingest.py must not shadow ingest/
 
 from footnote.settings import Settings  # noqa: E402
 from footnote.types import Passage  # noqa: E402

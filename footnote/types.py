@@ -58,6 +58,8 @@ class Chunk:
     char_end: int
     text: str
     id: str = field(default="")
+    # (start, end) of each sentence in ``text``, as split at ingest; None for chunks stored without them.
+    sentences: tuple[tuple[int, int], ...] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     kind TEXT NOT NULL,
     char_start INTEGER NOT NULL,
     char_end INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    sentences TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_paper ON chunks (paper_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -96,6 +97,9 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        if "sentences" not in columns:  # a home from before sentence spans were stored: they are split on read
+            self._db.execute("ALTER TABLE chunks ADD COLUMN sentences TEXT")
         self._df: dict[str, float] = {}  # query term -> estimated share of chunks holding it (row budget)
         self._df_at: int | None = None  # the largest rowid when those were estimated
 
@@ -137,8 +141,9 @@ class Catalog:
             for c in chunks:
                 cur = db.execute(
                     "INSERT INTO chunks (id, paper_id, page_start, page_end, section, kind, char_start, char_end, "
-                    "text) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (c.id, c.paper_id, c.page_start, c.page_end, c.section, c.kind, c.char_start, c.char_end, c.text),
+                    "text, sentences) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (c.id, c.paper_id, c.page_start, c.page_end, c.section, c.kind, c.char_start, c.char_end, c.text,
+                     None if c.sentences is None else json.dumps(c.sentences, separators=(",", ":"))),
                 )
                 db.execute(
                     "INSERT INTO chunks_fts (rowid, text, section) VALUES (?,?,?)", (cur.lastrowid, c.text, c.section)
@@ -410,7 +415,7 @@ class _Transaction:
         self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-_CHUNK_COLS = "id, paper_id, page_start, page_end, section, kind, char_start, char_end, text"
+_CHUNK_COLS = "id, paper_id, page_start, page_end, section, kind, char_start, char_end, text, sentences"
 _STOP = frozenset(
     [
         "a",
@@ -523,7 +528,7 @@ def _record(row: tuple) -> PaperRecord:
 
 
 def _chunk(row: tuple) -> Chunk:
-    cid, paper_id, page_start, page_end, section, kind, char_start, char_end, text = row
+    cid, paper_id, page_start, page_end, section, kind, char_start, char_end, text, sentences = row
     return Chunk(
         paper_id=paper_id,
         page_start=page_start,
@@ -534,4 +539,5 @@ def _chunk(row: tuple) -> Chunk:
         char_end=char_end,
         text=text,
         id=cid,
+        sentences=None if sentences is None else tuple((s, e) for s, e in json.loads(sentences)),
     )

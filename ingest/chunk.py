@@ -79,9 +79,12 @@ def chunk_paper(
         spans = [(s + section.char_start, e + section.char_start) for s, e in sentence_spans(body)]
         spans = _split_long(text, spans, max_tokens, count_tokens)
         sizes = count_tokens([text[s:e] for s, e in spans])
+        starts = [s for s, _ in spans]
         for start, end in _pack(spans, sizes, max_tokens, overlap):
             page_start = bisect.bisect_right(offsets, start)
             page_end = bisect.bisect_right(offsets, end - 1)
+            first = bisect.bisect_left(starts, start)
+            inside = tuple((s - start, e - start) for s, e in spans[first:] if e <= end and s < end)
             chunks.append(
                 Chunk(
                     paper_id=paper_id,
@@ -92,6 +95,7 @@ def chunk_paper(
                     char_start=start,
                     char_end=end,
                     text=text[start:end],
+                    sentences=inside,
                 )
             )
     return chunks

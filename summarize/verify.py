@@ -70,10 +70,12 @@ class Sentence:
 
 
 def passage_sentences(passage: Passage, page_offsets: list[int]) -> list[Sentence]:
-    """The sentences of a passage, each cut to lie on a single page."""
+    """The sentences of a passage, each cut to lie on a single page (as split at ingest; chunks stored before
+    that are split now, which loads NLTK's Punkt)."""
     chunk = passage.chunk
     out = []
-    for s, e in sentence_spans(chunk.text):
+    spans = chunk.sentences if chunk.sentences is not None else sentence_spans(chunk.text)
+    for s, e in spans:
         start, end = chunk.char_start + s, chunk.char_start + e
         page = _page_of(page_offsets, start)
         page_end = page_offsets[page] if page < len(page_offsets) else None

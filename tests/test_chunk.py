@@ -168,3 +168,55 @@ def test_bibliography_chunks_have_kind_references(paper_id, entry):
     assert all(c.section.lower().startswith(("references", "bibliography")) for c in refs)
     # and the body is not: the introduction's chunks are not references
     assert not any(c.is_reference for c in chunks if c.kind == "introduction")
+
+
+def test_chunks_carry_their_sentence_spans_through_the_catalog(tmp_path):
+    """Sentence spans are split once at ingest and stored, so queries never run Punkt; they are the
+    packing's own sentences, nearly always what splitting the chunk alone would give."""
+    from index.catalog import Catalog
+    from ingest.chunk import sentence_spans
+    from tests.conftest import PAPERS
+
+    chunks = chunk_paper("2502.13189", parse_pdf(PAPERS / "2502.13189.pdf"))
+    agree = 0
+    for c in chunks:
+        assert c.sentences, c.id
+        starts = [s for s, _ in c.sentences]
+        assert starts == sorted(starts) and c.sentences[0][0] == 0 and c.sentences[-1][1] <= len(c.text)
+        assert all(c.text[s:e].strip() for s, e in c.sentences)
+        agree += [c.text[s:e].strip() for s, e in c.sentences] == [
+            c.text[s:e].strip() for s, e in sentence_spans(c.text)]
+    assert agree >= 0.95 * len(chunks)
+
+    catalog = Catalog(tmp_path / "archive.sqlite")
+    try:
+        from footnote.types import Paper
+
+        paper = Paper(id="2502.13189", version=1, title="MoBA", authors=(), abstract="", source_url="", sha256="0")
+        catalog.begin_paper(paper, None)
+        catalog.complete_paper("2502.13189", [], chunks, [])
+        stored = catalog.chunks([c.id for c in chunks])
+        assert [stored[c.id].sentences for c in chunks] == [c.sentences for c in chunks]
+    finally:
+        catalog.close()
+
+
+def test_a_catalog_from_before_sentence_spans_is_upgraded_and_split_on_read(tmp_path):
+    import sqlite3
+
+    from index.catalog import Catalog
+
+    path = tmp_path / "archive.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE chunks (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, paper_id TEXT NOT NULL, "
+                "page_start INTEGER NOT NULL, page_end INTEGER NOT NULL, section TEXT NOT NULL, kind TEXT NOT NULL, "
+                "char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, text TEXT NOT NULL)")
+    old.execute("INSERT INTO chunks VALUES (1, 'p:1', 'p', 1, 1, 'Intro', 'introduction', 0, 20, 'One. Two is here.')")
+    old.commit()
+    old.close()
+    catalog = Catalog(path)
+    try:
+        chunk = catalog.chunks(["p:1"])["p:1"]
+        assert chunk.sentences is None and chunk.text == "One. Two is here."
+    finally:
+        catalog.close()
