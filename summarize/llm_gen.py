@@ -33,8 +33,7 @@ def format_passages(passages: Sequence[Passage]) -> str:
     return "\n\n".join(lines)
 
 
-def user_prompt(title: str, spec: SectionSpec, topic: Topic, passages: Sequence[Passage], lang: str,
-                limit: int) -> str:
+def user_prompt(title: str, spec: SectionSpec, topic: Topic, passages: Sequence[Passage], lang: str, limit: int) -> str:
     about = spec.title_en if topic.label is None else f"{spec.title_en}: {topic.label} only"
     label = f' Add "label": "{topic.label}" to each statement.' if topic.label else ""
     return (
@@ -55,21 +54,33 @@ class LLMDrafter:
         # Retry-After (or stalling to each timeout) cannot stretch a day's digest without bound.
         self.deadline = time.monotonic() + client.settings.budget_s
 
+    def _count(self, paper_id: str, usage) -> None:
+        with self._lock:
+            sent = self.usage_by_paper.setdefault(paper_id, [0, 0])
+            sent[0] += usage.prompt_tokens
+            sent[1] += usage.completion_tokens
+
     @property
     def concurrency(self) -> int:
         """Requests the endpoint's settings allow in flight at once."""
         return self.client.settings.concurrency
 
-    def draft(self, title: str, spec: SectionSpec, topic: Topic, passages: Sequence[Passage], lang: str,
-              limit: int) -> list[Draft]:
+    def draft(
+        self, title: str, spec: SectionSpec, topic: Topic, passages: Sequence[Passage], lang: str, limit: int
+    ) -> list[Draft]:
         if time.monotonic() > self.deadline:
             raise LLMError(f"LLM budget of {self.client.settings.budget_s:g}s for this digest spent (llm.budget_s)")
-        reply, usage = self.client.complete_json_retry(SYSTEM, user_prompt(title, spec, topic, passages, lang, limit))
         paper_id = passages[0].chunk.paper_id if passages else ""
-        with self._lock:
-            sent = self.usage_by_paper.setdefault(paper_id, [0, 0])
-            sent[0] += usage.prompt_tokens
-            sent[1] += usage.completion_tokens
+        try:
+            reply, usage = self.client.complete_json_retry(
+                SYSTEM, user_prompt(title, spec, topic, passages, lang, limit)
+            )
+        except LLMError as exc:  # unusable replies cost tokens too: count them before falling back
+            spent = getattr(exc, "usage", None)
+            if spent is not None:
+                self._count(paper_id, spent)
+            raise
+        self._count(paper_id, usage)
         items = reply.get("statements", [])
         if not isinstance(items, list):
             items = []

@@ -148,9 +148,9 @@ class ScriptedLLM:
         """Queue a refusal: content null, ``message.refusal`` set (as OpenAI sends them)."""
         return self._push(_Action(refusal=text, no_content=True))
 
-    def truncated(self, content: str) -> ScriptedLLM:
+    def truncated(self, content: str, *, usage: tuple[int, int] | None = None) -> ScriptedLLM:
         """Queue a reply cut off at max_tokens (``finish_reason: "length"``)."""
-        return self._push(_Action(content=content, finish_reason="length"))
+        return self._push(_Action(content=content, finish_reason="length", usage=usage))
 
     def raw(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> ScriptedLLM:
         """Queue an arbitrary JSON body (e.g. a chat completion without `usage`, or something malformed)."""

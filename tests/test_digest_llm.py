@@ -179,3 +179,12 @@ def test_a_spent_budget_falls_back_instead_of_waiting(digest_with, scripted_llm,
     assert all("extractive fallback" in n for n in notes)
     assert len(scripted_llm.requests) < 9  # the sections after the budget never reached the endpoint
     assert elapsed < 30
+
+
+def test_tokens_of_unusable_replies_are_counted(digest_with, scripted_llm):
+    for _ in range(2):
+        scripted_llm.truncated('{"statements": [{"text": "loop loop loop', usage=(100_000, 50_000))
+    digest = digest_with(copy_first_passage)
+    usage = digest.to_json()["papers"][0]["usage"]
+    assert usage["prompt_tokens"] >= 200_000 and usage["completion_tokens"] >= 100_000  # both cut-off replies
+    assert usage["prompt_tokens"] < 300_000
