@@ -193,9 +193,7 @@ class LLMClient:
         return value
 
     def _redact(self, text: str) -> str:
-        if self._key and len(self._key) >= 4:
-            text = text.replace(self._key, "***")
-        return _one_line(text, 300)
+        return _one_line(str(self._scrub(text)), 300)
 
     def _error(self, message: str) -> LLMError:
         return LLMError(self._redact(message))

@@ -245,20 +245,16 @@ class Catalog:
     def chunk_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
-    def phrase_count(self, phrase: str, *, chunk_ids: Sequence[str] | None = None, limit: int = 1) -> int:
-        """How many chunks (at most ``limit``) hold ``phrase`` as the lexical index tokenizes and stems it,
-        among ``chunk_ids`` if given. References are counted like any other text."""
+    def has_phrase(self, phrase: str, chunk_ids: Sequence[str]) -> bool:
+        """Whether one of the chunks holds ``phrase``, as the lexical index tokenizes and stems it."""
         words = re.findall(r"[^\W_]+", phrase.lower())
-        if not words:
-            return 0
-        where, args = ["chunks_fts MATCH ?"], ['"' + " ".join(words) + '"']
-        if chunk_ids is not None:
-            if not chunk_ids:
-                return 0
-            where.append(f"rowid IN (SELECT n FROM chunks WHERE id IN ({','.join('?' * len(chunk_ids))}))")
-            args.extend(chunk_ids)
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE {' AND '.join(where)} LIMIT ?)"
-        return self._db.execute(sql, [*args, limit]).fetchone()[0]
+        if not words or not chunk_ids:
+            return False
+        sql = (
+            "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN "
+            f"(SELECT n FROM chunks WHERE id IN ({','.join('?' * len(chunk_ids))})) LIMIT 1"
+        )
+        return self._db.execute(sql, ['"' + " ".join(words) + '"', *chunk_ids]).fetchone() is not None
 
     # BM25 scores every chunk that holds any query term, so an OR of the query's words costs time in proportion
     # to the chunks holding them: at 1M chunks, hundreds of thousands of rows and most of a second. When a

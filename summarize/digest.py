@@ -157,15 +157,10 @@ class SectionWriter:
                               max_chars=self.settings.max_sentence_chars, prefer_kinds=spec.prefer_kinds)
 
 
-def digest_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None,
-                 pool: ThreadPoolExecutor | None = None) -> PaperDigest:
-    """One paper's digest (its sections in parallel on ``pool``, if given)."""
+def digest_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None) -> PaperDigest:
+    """One paper's digest, its sections one after another (build_digest runs a day's sections in parallel)."""
     digest = _start_paper(writer, paper_id, entry)
-    if pool is not None:
-        results = list(pool.map(lambda spec: writer.write(paper_id, digest.title, spec), SECTIONS))
-    else:
-        results = [writer.write(paper_id, digest.title, spec) for spec in SECTIONS]
-    _finish_paper(digest, results)
+    _finish_paper(digest, [writer.write(paper_id, digest.title, spec) for spec in SECTIONS])
     return digest
 
 
