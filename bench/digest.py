@@ -22,33 +22,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from common import CORPUS, ingest_timed
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the packages first: bench/ingest.py must not shadow ingest/
+from footnote.settings import Settings
+from index.archive import Archive
+from summarize.digest import SectionWriter, build_digest, digest_paper
 
-from footnote.settings import Settings  # noqa: E402
-from index.archive import Archive  # noqa: E402
-from summarize.digest import SectionWriter, build_digest, digest_paper  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus" / "papers"
 DEFAULT_PAPERS = ("2502.13189", "2505.00212", "2504.21798", "2501.12948", "2412.19437")
-
-
-def ingest_papers(home: Path, ids: Sequence[str]) -> float:
-    from ingest.pipeline import ingest
-
-    start = time.perf_counter()
-    archive = Archive(Settings(home=home))
-    try:
-        report = ingest([str(CORPUS / f"{pid}.pdf") for pid in ids], archive)
-    finally:
-        archive.close()
-    if report.failed:
-        raise SystemExit(f"error: ingest failed for {report.failed}")
-    return time.perf_counter() - start
 
 
 def extractive(archive: Archive, ids: Sequence[str], runs: int) -> dict:
@@ -108,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.home is None:
         temp = Path(tempfile.mkdtemp(prefix="footnote-bench-digest-"))
         print(f"ingesting {len(args.papers)} papers into {temp} ...", file=sys.stderr)
-        ingest_s = ingest_papers(temp, args.papers)
+        ingest_s = ingest_timed(temp, [CORPUS / f"{pid}.pdf" for pid in args.papers])
     archive = Archive(Settings(home=args.home or temp))
     try:
         missing = [pid for pid in args.papers if archive.paper(pid) is None]

@@ -24,19 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import numpy as np
+from common import CORPUS
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the packages first: bench/ingest.py must not shadow ingest/
+from index.embed import BACKENDS, BUNDLED, make_embedder
 
-import numpy as np  # noqa: E402
-
-from index.embed import BACKENDS, BUNDLED, make_embedder  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus" / "papers"
 QUERIES = (
     "auxiliary-loss-free load balancing for mixture of experts",
     "group relative policy optimization without a critic",

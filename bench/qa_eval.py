@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -42,25 +41,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from common import CORPUS, QUESTIONS, ingest_timed
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the packages first: bench/ingest.py must not shadow ingest/
+from footnote.settings import Settings
+from footnote.types import Passage
+from index.archive import Archive
+from index.catalog import Catalog
+from index.retrieve import Query, Retriever
+from qa.ask import Answer, ask, relevant
+from qa.cite import cite
 
-from footnote.settings import Settings  # noqa: E402
-from footnote.types import Passage  # noqa: E402
-from index.archive import Archive  # noqa: E402
-from index.catalog import Catalog  # noqa: E402
-from index.retrieve import Query, Retriever  # noqa: E402
-from qa.ask import Answer, ask, relevant  # noqa: E402
-from qa.cite import cite  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus" / "papers"
-QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 ANSWERABLE = ("number", "fact", "multi")
 T = TypeVar("T")
 SWEEP = tuple(round(0.2 + 0.05 * i, 2) for i in range(10))  # 0.20 ... 0.65
@@ -432,20 +422,6 @@ def print_report(fig: dict, rows: Sequence[dict], ingest_s: float | None) -> Non
 # --- main -------------------------------------------------------------------------------------------------------
 
 
-def ingest_corpus(home: Path, corpus: Path) -> float:
-    from ingest.pipeline import ingest
-
-    start = time.perf_counter()
-    archive = Archive(Settings(home=home))
-    try:
-        report = ingest([str(corpus)], archive)
-    finally:
-        archive.close()
-    if report.failed:
-        raise SystemExit(f"error: ingest failed for {report.failed}")
-    return time.perf_counter() - start
-
-
 def make_archive(home: Path, threshold: float | None) -> Archive:
     qa = {"abstain_below": threshold} if threshold is not None else {}
     return Archive(Settings(home=home, qa=qa))
@@ -471,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.home is None:
         temp_home = Path(tempfile.mkdtemp(prefix="footnote-qa-eval-"))
         print(f"ingesting {args.corpus} into {temp_home} ...", file=sys.stderr)
-        ingest_s = ingest_corpus(temp_home, args.corpus)
+        ingest_s = ingest_timed(temp_home, [args.corpus])
         print(f"ingest of the corpus into a fresh home: {ingest_s:.1f} s", file=sys.stderr)
     archive = make_archive(args.home or temp_home, args.threshold)
     try:

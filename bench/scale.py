@@ -39,25 +39,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+import numpy as np
+from common import CORPUS, QUESTIONS, ingest_timed
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the packages first: bench/ingest.py must not shadow ingest/
+from footnote.settings import Settings
+from footnote.types import Chunk, Paper
+from index.archive import Archive
+from index.retrieve import Query, Retriever
+from index.store import ChromaStore
 
-import numpy as np  # noqa: E402
-
-from footnote.settings import Settings  # noqa: E402
-from footnote.types import Chunk, Paper  # noqa: E402
-from index.archive import Archive  # noqa: E402
-from index.retrieve import Query, Retriever  # noqa: E402
-from index.store import ChromaStore  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus" / "papers"
-QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 SIZES = (10_000, 100_000, 1_000_000)
 NOISE = 0.015
 WARM_UP = 5
@@ -105,20 +95,6 @@ def load_source(home: Path) -> list[SourcePaper]:
         return out
     finally:
         archive.close()
-
-
-def ingest_source(corpus: Path, home: Path) -> float:
-    from ingest.pipeline import ingest
-
-    start = time.perf_counter()
-    archive = Archive(Settings(home=home))
-    try:
-        report = ingest([str(corpus)], archive)
-    finally:
-        archive.close()
-    if report.failed:
-        raise SystemExit(f"ingest of the corpus failed: {report.failed}")
-    return time.perf_counter() - start
 
 
 def load_queries(path: Path, n: int) -> list[str]:
@@ -319,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if source_home is None:
             source_home = work / "source"
             log(f"ingesting {args.corpus} into a temporary home (real pipeline)...")
-            figures["source_ingest_s"] = ingest_source(args.corpus, source_home)
+            figures["source_ingest_s"] = ingest_timed(source_home, [args.corpus])
             log(f"  {figures['source_ingest_s']:.1f} s")
         source = load_source(source_home)
         real = sum(len(p.chunks) for p in source)
