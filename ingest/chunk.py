@@ -77,8 +77,7 @@ def chunk_paper(
         if len(body.strip()) < _MIN_SECTION_CHARS:
             continue
         spans = [(s + section.char_start, e + section.char_start) for s, e in sentence_spans(body)]
-        spans = _split_long(text, spans, max_tokens, count_tokens)
-        sizes = count_tokens([text[s:e] for s, e in spans])
+        spans, sizes = _split_long(text, spans, count_tokens([text[s:e] for s, e in spans]), max_tokens, count_tokens)
         starts = [s for s, _ in spans]
         for start, end in _pack(spans, sizes, max_tokens, overlap):
             page_start = bisect.bisect_right(offsets, start)
@@ -102,20 +101,28 @@ def chunk_paper(
 
 
 def _split_long(
-    text: str, spans: list[tuple[int, int]], max_tokens: int, count_tokens: TokenCounter
-) -> list[tuple[int, int]]:
-    sizes = count_tokens([text[s:e] for s, e in spans])
+    text: str, spans: list[tuple[int, int]], sizes: list[int], max_tokens: int, count_tokens: TokenCounter
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """Spans and their token counts, with each sentence over max_tokens cut into runs of words that fit."""
+    if all(size <= max_tokens for size in sizes):
+        return spans, sizes
     out: list[tuple[int, int]] = []
+    counted: list[int | None] = []
     for (start, end), size in zip(spans, sizes, strict=True):
         if size <= max_tokens:
             out.append((start, end))
+            counted.append(size)
             continue
         words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
         step = max(1, int(len(words) * max_tokens / size * 0.9))
         for i in range(0, len(words), step):
             group = words[i : i + step]
             out.append((group[0][0], group[-1][1]))
-    return out
+            counted.append(None)
+    pieces = [i for i, size in enumerate(counted) if size is None]
+    for i, size in zip(pieces, count_tokens([text[out[i][0] : out[i][1]] for i in pieces]), strict=True):
+        counted[i] = size
+    return out, [int(size or 0) for size in counted]
 
 
 def _pack(spans: list[tuple[int, int]], sizes: list[int], max_tokens: int, overlap: int) -> list[tuple[int, int]]:
