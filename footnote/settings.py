@@ -65,6 +65,12 @@ class IndexSettings(BaseSettings):
         None, description="http://host:port of a Chroma server (chroma run); unset means embedded under the home."
     )
     collection: str = Field("footnote_chunks", description="Chroma collection name.")
+    chroma_documents: bool = Field(
+        False,
+        description="Also store each chunk's text in Chroma, for other tools that read the collection. footnote "
+        "reads texts from its catalog, and Chroma indexes stored texts for a full-text search footnote does not "
+        "use, which makes adds about twice as slow.",
+    )
     dense_k: int = Field(50, ge=1, description="Candidates taken from the dense (vector) side before fusion.")
     lexical_k: int = Field(50, ge=1, description="Candidates taken from the lexical (BM25) side before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")

@@ -50,7 +50,7 @@ class Archive:
         if self._store is not None:
             return self._store
         s = self.settings.index
-        return ChromaStore(self.home, s.collection, s.chroma_url)
+        return ChromaStore(self.home, s.collection, s.chroma_url, documents=s.chroma_documents)
 
     @property
     def pdf_dir(self) -> Path:

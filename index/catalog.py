@@ -142,8 +142,18 @@ class Catalog:
                 cur = db.execute(
                     "INSERT INTO chunks (id, paper_id, page_start, page_end, section, kind, char_start, char_end, "
                     "text, sentences) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (c.id, c.paper_id, c.page_start, c.page_end, c.section, c.kind, c.char_start, c.char_end, c.text,
-                     None if c.sentences is None else json.dumps(c.sentences, separators=(",", ":"))),
+                    (
+                        c.id,
+                        c.paper_id,
+                        c.page_start,
+                        c.page_end,
+                        c.section,
+                        c.kind,
+                        c.char_start,
+                        c.char_end,
+                        c.text,
+                        None if c.sentences is None else json.dumps(c.sentences, separators=(",", ":")),
+                    ),
                 )
                 db.execute(
                     "INSERT INTO chunks_fts (rowid, text, section) VALUES (?,?,?)", (cur.lastrowid, c.text, c.section)

@@ -62,9 +62,10 @@ def parse_chroma_url(url: str) -> tuple[str, int, bool]:
 class ChromaStore:
     """One Chroma collection of chunk vectors (cosine space); footnote computes the embeddings itself.
 
-    The catalog holds every chunk's text; ``documents=False`` keeps it out of Chroma too (Chroma indexes
-    documents for its own full-text search, which footnote does not use; keeping them out makes adds about
-    twice as fast and Chroma's folder about a third the size).
+    The catalog holds every chunk's text, so by default (``documents=False``, the setting
+    ``index.chroma_documents``) Chroma gets none: it indexes documents for its own full-text search, which
+    footnote does not use, and keeping them out makes adds about twice as fast and Chroma's folder about a
+    third the size.
     """
 
     # Unfiltered candidates fetched per wanted result, in turn, for a kind/paper filter applied in Python.
@@ -78,7 +79,7 @@ class ChromaStore:
         collection: str = "footnote_chunks",
         url: str | None = None,
         *,
-        documents: bool = True,
+        documents: bool = False,
     ) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings

@@ -133,7 +133,7 @@ def test_chroma_and_sqlite_hold_the_same_chunks(small_home):
             got = archive.store.collection.get(ids=list(chunks), include=["documents", "metadatas"])
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 c = chunks[cid]
-                assert doc == c.text
+                assert doc is None  # the texts live in the catalog only (index.chroma_documents is off)
                 assert (meta["paper_id"], meta["page_start"], meta["page_end"], meta["kind"]) == (
                     c.paper_id,
                     c.page_start,
@@ -143,6 +143,18 @@ def test_chroma_and_sqlite_hold_the_same_chunks(small_home):
             pages = archive.catalog._db.execute("SELECT count(*) FROM pages WHERE paper_id=?", (record.id,))
             assert pages.fetchone()[0] == record.pages == pdfs.sources_md()[record.id][1]
         assert archive.store.count() == archive.catalog.chunk_count() == fts_rows(archive)
+    finally:
+        archive.close()
+
+
+def test_chroma_documents_setting_keeps_texts_in_chroma_too(tmp_path, cut):
+    archive = Archive(make_settings(tmp_path, index={"chroma_documents": True}))
+    try:
+        report = ingest([str(cut["B"])], archive)
+        assert report.ingested == [B]
+        chunks = {c.id: c.text for c in archive.catalog.chunks_of(B)}
+        got = archive.store.collection.get(ids=list(chunks), include=["documents"])
+        assert dict(zip(got["ids"], got["documents"], strict=True)) == chunks
     finally:
         archive.close()
 
