@@ -375,6 +375,11 @@ class BatchedEmbedder:
     def _infer(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
+    def _run(self, jobs: Iterator[tuple[list[int], dict[str, np.ndarray]]], out: np.ndarray) -> None:
+        """Embed each (rows, feed) batch into out[rows]; a backend with parallel requests overrides this."""
+        for rows, feed in jobs:
+            out[rows] = self._infer(feed)
+
     def load(self) -> None:
         """Export (first use on this machine) and load the model now rather than on the first embed."""
         with self._lock:
@@ -389,9 +394,9 @@ class BatchedEmbedder:
         ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
+        groups = batches(order, [len(x) for x in ids], self.batch_size, self.max_batch_tokens)
         with self._lock:
-            for rows in batches(order, [len(x) for x in ids], self.batch_size, self.max_batch_tokens):
-                out[rows] = self._infer(_pad([ids[i] for i in rows]))
+            self._run(((rows, _pad([ids[i] for i in rows])) for rows in groups), out)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
