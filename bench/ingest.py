@@ -5,8 +5,9 @@
 Three runs, each in its own subprocess (so each peak RSS is its own) and each in a fresh temporary home:
 
 1. footnote, stage by stage: read, parse (ingest.parse.parse_pdf), chunk (ingest.chunk.chunk_paper with the
-   embedder's count_tokens), embed (archive.embedder.embed) and store (archive.add), called in a loop over the PDFs
-   the way ingest/pipeline.py's _ingest_one calls them, each stage timed on its own;
+   embedder's count_tokens), embed (archive.embedder.embed) and store (archive.add), called one after another in a
+   loop over the PDFs (the real pipeline parses the next paper on a second thread while it embeds this one), each
+   stage timed on its own;
 2. footnote, end to end: ingest.pipeline.ingest([corpus], archive), the headline number;
 3. LlamaIndex's defaults: SimpleDirectoryReader (pypdf) + SentenceSplitter (1024 tokens, 200 overlap) +
    HuggingFaceEmbedding on the same model folder + ChromaVectorStore on a PersistentClient, through
@@ -81,7 +82,7 @@ def read_fraction(token_counts: list[int], max_seq_length: int) -> dict:
 
 
 def run_footnote_stages(pdfs: list[Path], home: Path) -> dict:
-    """footnote's stages called one by one, as ingest/pipeline.py's _ingest_one calls them, each timed."""
+    """footnote's stages called one after another (ingest/pipeline.py overlaps parse and embed), each timed."""
     t0 = time.perf_counter()
     from footnote.settings import Settings
     from footnote.types import Paper
@@ -352,7 +353,7 @@ def render(figures: dict) -> str:
 
     st = figures["footnote_stages"]
     lines.append("")
-    lines.append("footnote, stage by stage (mirrors ingest/pipeline.py's _ingest_one; fresh home, own process)")
+    lines.append("footnote, stage by stage (the pipeline's stages run serially; fresh home, own process)")
     if "error" in st:
         lines.append(f"  FAILED: {st['error']}")
         lines.extend(f"    {line}" for line in st["stderr_tail"])

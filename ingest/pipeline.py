@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -129,9 +132,8 @@ def ingest(
             else:
                 remote.append(item)
         local.extend(_download(remote, archive, report, progress))
-        for item, path in local:
-            entry, published = redo.get(item.paper_id, (entries.get(item.paper_id), day))
-            _ingest_one(item, path, archive, report, progress, entry, published)
+        metadata = {item.paper_id: redo.get(item.paper_id, (entries.get(item.paper_id), day)) for item, _ in local}
+        _ingest_local(local, archive, report, progress, metadata)
     return report
 
 
@@ -183,61 +185,117 @@ def _download(
     return out
 
 
-def _ingest_one(
-    item: Source,
-    path: Path,
+@dataclass
+class _Job:
+    """One local PDF on its way through the pipeline: read and hashed on the main thread, parsed and chunked
+    on the parser thread (`work`), embedded and stored on the main thread."""
+
+    item: Source
+    sha: str
+    entry: DailyEntry | None
+    day: str | None
+    work: Future
+
+
+def _ingest_local(
+    local: list[tuple[Source, Path]],
     archive: Archive,
     report: IngestReport,
     progress: Progress,
-    entry: DailyEntry | None,
-    day: str | None,
+    metadata: dict[str, tuple[DailyEntry | None, str | None]],
 ) -> None:
+    """Parse and chunk the next papers on a second thread while this one embeds and stores the current one.
+
+    Parsing (PyMuPDF) and chunking hold the GIL; embedding (OpenVINO, onnxruntime) and Chroma's writes release
+    it, so on two cores the two halves overlap. Only the main thread touches the archive, in the papers' order,
+    and at most PREFETCH parsed papers wait in memory."""
+    settings = archive.settings.ingest
+    embedder = archive.embedder
+    queue: deque[_Job] = deque()
+    todo = iter(local)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="footnote-parse") as parser:
+
+        def fill() -> None:
+            while len(queue) < PREFETCH:
+                nxt = next(todo, None)
+                if nxt is None:
+                    return
+                item, path = nxt
+                entry, day = metadata[item.paper_id]
+                with _failures(item, report, progress, archive):
+                    progress.stage(item.paper_id, "parse")
+                    data = path.read_bytes()
+                    sha = hashlib.sha256(data).hexdigest()
+                    if archive.is_current(item.paper_id, sha):
+                        report.skipped.append(item.paper_id)
+                        progress.done(item.paper_id, "skipped")
+                        continue
+                    work = parser.submit(_parse_and_chunk, item, data, settings, embedder.count_tokens)
+                    queue.append(_Job(item, sha, entry, day, work))
+
+        fill()
+        while queue:
+            job = queue.popleft()
+            fill()  # the parser starts on the next paper before this one is embedded
+            with _failures(job.item, report, progress, archive):
+                parsed, chunks = job.work.result()
+                _embed_and_store(job, parsed, chunks, archive, report, progress)
+
+
+PREFETCH = 2  # parsed papers kept ahead of the embedder
+
+
+def _parse_and_chunk(item: Source, data: bytes, settings, count_tokens) -> tuple:
+    """The parser thread's part: no archive access here."""
+    parsed = parse_pdf(data, max_pages=settings.max_pages, name=item.source)
+    chunks = chunk_paper(
+        item.paper_id,
+        parsed,
+        max_tokens=settings.chunk_tokens,
+        overlap=settings.chunk_overlap,
+        count_tokens=count_tokens,
+    )
+    if not chunks:
+        raise FootnoteError(f"{item.source}: no text to index")
+    return parsed, chunks
+
+
+def _embed_and_store(job: _Job, parsed, chunks, archive: Archive, report: IngestReport, progress: Progress) -> None:
+    item, entry, paper_id = job.item, job.entry, job.item.paper_id
+    progress.stage(paper_id, "embed")
+    vectors = archive.embedder.embed([c.text for c in chunks])
+    progress.stage(paper_id, "store")
+    abstract = entry.abstract if entry else _abstract_of(parsed)
+    paper = Paper(
+        id=paper_id,
+        version=item.version or (entry.version if entry else None),
+        title=entry.title if entry else parsed.title,
+        authors=entry.authors if entry else (),
+        abstract=abstract,
+        source_url=_source_url(item, archive),
+        sha256=job.sha,
+        pages=parsed.page_count,
+    )
+    sections = list(dict.fromkeys(s.title for s in parsed.sections if s.kind != "front"))
+    archive.add(paper, parsed.pages, chunks, vectors, sections, published_date(paper_id, entry, job.day))
+    report.ingested.append(paper_id)
+    report.chunks[paper_id] = len(chunks)
+    report.pages[paper_id] = parsed.page_count
+    progress.done(paper_id, "ingested")
+
+
+@contextlib.contextmanager
+def _failures(item: Source, report: IngestReport, progress: Progress, archive: Archive) -> Iterator[None]:
+    """Turn one paper's failure into a line of the report, so that it never stops the others."""
     paper_id = item.paper_id
     try:
-        progress.stage(paper_id, "parse")
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        if archive.is_current(paper_id, sha):
-            report.skipped.append(paper_id)
-            progress.done(paper_id, "skipped")
-            return
-        parsed = parse_pdf(data, max_pages=archive.settings.ingest.max_pages, name=item.source)
-        progress.stage(paper_id, "chunk")
-        settings = archive.settings.ingest
-        embedder = archive.embedder
-        chunks = chunk_paper(
-            paper_id,
-            parsed,
-            max_tokens=settings.chunk_tokens,
-            overlap=settings.chunk_overlap,
-            count_tokens=embedder.count_tokens,
-        )
-        if not chunks:
-            raise FootnoteError(f"{item.source}: no text to index")
-        progress.stage(paper_id, "embed")
-        vectors = embedder.embed([c.text for c in chunks])
-        progress.stage(paper_id, "store")
-        abstract = entry.abstract if entry else _abstract_of(parsed)
-        paper = Paper(
-            id=paper_id,
-            version=item.version or (entry.version if entry else None),
-            title=entry.title if entry else parsed.title,
-            authors=entry.authors if entry else (),
-            abstract=abstract,
-            source_url=_source_url(item, archive),
-            sha256=sha,
-            pages=parsed.page_count,
-        )
-        sections = list(dict.fromkeys(s.title for s in parsed.sections if s.kind != "front"))
-        archive.add(paper, parsed.pages, chunks, vectors, sections, published_date(paper_id, entry, day))
+        yield
     except (FootnoteError, FetchError) as exc:
         report.fail(item.source, str(exc), paper_id)
         progress.done(paper_id, "failed")
-        return
     except OSError as exc:
         report.fail(item.source, f"{item.source}: {exc.strerror or exc}", paper_id)
         progress.done(paper_id, "failed")
-        return
     except Exception as exc:  # one paper's unforeseen failure never stops the others
         if archive.settings.debug:
             raise
@@ -245,11 +303,6 @@ def _ingest_one(
         message = " ".join(str(exc).split()) or "no message"
         report.fail(item.source, f"{item.source}: unexpected {type(exc).__name__}: {message}", paper_id)
         progress.done(paper_id, "failed")
-        return
-    report.ingested.append(paper_id)
-    report.chunks[paper_id] = len(chunks)
-    report.pages[paper_id] = parsed.page_count
-    progress.done(paper_id, "ingested")
 
 
 def _abstract_of(parsed) -> str:
