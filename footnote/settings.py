@@ -140,7 +140,8 @@ class QASettings(BaseSettings):
         ge=0,
         le=1,
         description="Best passage similarity below which `ask` answers 'not found in the archive' (it also "
-        "abstains when the passages never mention the question's names or numbers; see bench/qa_eval.py).",
+        "abstains when the passages never mention the question's names, numbers or what it asks for; see "
+        "qa/abstain.py and bench/qa_eval.py).",
     )
 
 

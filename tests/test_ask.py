@@ -45,10 +45,22 @@ def test_answers_with_verified_citations(archive, paper_pdf):
 @pytest.mark.parametrize("question", [
     "What is the boiling point of water on Mars?",
     "Which recipe for sourdough bread do the authors recommend?",
+    # about papers in the archive, asking for what they never state: the passages found are close in meaning
+    "How many seconds does DeepSeek-Prover-V2 take on average to generate one proof?",
+    "Under which licence are the Janus-Pro model weights released?",
 ])
 def test_abstains_when_the_archive_does_not_say(archive, question):
     answer = ask(archive, question)
     assert answer.abstained and answer.text == NOT_FOUND and not answer.statements
+    assert answer.note  # why, for --json users
+
+
+@pytest.mark.parametrize("question", [
+    "How many GPU hours did the full training of DeepSeek-V3 take?",
+    "Which vision encoder does Janus-Pro use for multimodal understanding?",
+])
+def test_answers_what_the_archive_does_say_in_the_same_form(archive, question):
+    assert not ask(archive, question).abstained
 
 
 def test_paper_filter_limits_citations(archive, paper_pdf):

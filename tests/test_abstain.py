@@ -1,0 +1,37 @@
+"""qa.abstain: which words of a question the retrieved passages must mention before `ask` answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.abstain import focus, names
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many TPUs were used to train Gemini 2.5 Pro?", ["tpus"]),
+        ("Which protein structure prediction benchmark does DeepSeek-Prover-V2 evaluate on?",
+         ["protein", "structure", "prediction", "benchmark"]),
+        ("Under which licence are the Janus-Pro model weights released?", ["licence"]),
+        ("Which vision encoder does Janus-Pro use for understanding?", ["vision", "encoder"]),
+        # the focus stops at a name or a number
+        ("What MoBA block size is used?", []),
+        ("How many 4-bit weights are stored?", []),
+        # words that only say a number or a list is wanted constrain nothing
+        ("What fraction of the computation does MoBA save?", []),
+        ("How much faster is MoBA than full attention?", []),
+        ("Which problems does DeepSeek-R1-Zero suffer from?", []),
+        # no noun after the question word
+        ("What is the speedup of MoBA?", []),
+        ("Why does RL help?", []),
+        ("", []),
+    ],
+)
+def test_focus(question, expected):
+    assert focus(question) == expected
+
+
+def test_names_are_runs_of_capitalised_or_digit_tokens():
+    assert names("What MMLU score does Llama 4 Maverick achieve?") == [["MMLU"], ["Llama", "4", "Maverick"]]
+    assert names("How does RL help an LLM?") == []  # short generic acronyms alone say little
