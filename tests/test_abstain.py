@@ -11,8 +11,10 @@ from qa.abstain import focus, names
     ("question", "expected"),
     [
         ("How many TPUs were used to train Gemini 2.5 Pro?", ["tpus"]),
-        ("Which protein structure prediction benchmark does DeepSeek-Prover-V2 evaluate on?",
-         ["protein", "structure", "prediction", "benchmark"]),
+        (
+            "Which protein structure prediction benchmark does DeepSeek-Prover-V2 evaluate on?",
+            ["protein", "structure", "prediction", "benchmark"],
+        ),
         ("Under which licence are the Janus-Pro model weights released?", ["licence"]),
         ("Which vision encoder does Janus-Pro use for understanding?", ["vision", "encoder"]),
         # the focus stops at a name or a number
