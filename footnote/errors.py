@@ -35,6 +35,10 @@ class ArchiveLockedError(ArchiveError):
     """Another footnote process holds the archive's write lock."""
 
 
+class EmbeddingModelMismatchError(ArchiveError):
+    """The archive's vectors were made by another embedding model than the one configured."""
+
+
 class LLMError(FootnoteError):
     """The LLM endpoint failed or returned something unusable."""
 

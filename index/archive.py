@@ -19,12 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from footnote.errors import ArchiveLockedError
+from footnote.errors import ArchiveLockedError, EmbeddingModelMismatchError
 from footnote.settings import Settings
 from footnote.types import Chunk, Paper
 from index.catalog import Catalog, PaperRecord
-from index.embed import Embedder, default_embedder
+from index.embed import Embedder, default_embedder, resolve_model_path
 from index.store import ChromaStore, VectorStore
+
+EMBEDDING_MODEL_KEY = "embedding_model"
+
+
+def model_of(embedder_name: str) -> str:
+    """The model of an embedder's name, without the backend ("bundled:all-MiniLM-L6-v2#openvino")."""
+    return embedder_name.split("#", 1)[0]
 
 
 class Archive:
@@ -37,6 +44,7 @@ class Archive:
         self.catalog = Catalog(self.home / "archive.sqlite")
         self._embedder = embedder
         self._store = store
+        self._embedder_checked = False
 
     @functools.cached_property
     def embedder(self) -> Embedder:
@@ -44,6 +52,22 @@ class Archive:
             return self._embedder
         s = self.settings.index
         return default_embedder(s.embedding_model, s.embedding_batch, s.embedding_backend)
+
+    def check_embedder(self) -> None:
+        """Refuse to mix vectors of two embedding models: the model that made the archive's vectors (recorded
+        with the first paper) must be the configured one. Backends of one model (openvino, onnx, torch) make
+        vectors close enough to mix (see index.embed)."""
+        if self._embedder_checked:
+            return
+        built = self.catalog.meta(EMBEDDING_MODEL_KEY)
+        current = model_of(self.embedder.name)
+        if built is not None and built != current and resolve_model_path(built) != resolve_model_path(current):
+            raise EmbeddingModelMismatchError(
+                f"{self.home}: this archive's vectors were made by the embedding model {built!r}, but "
+                f"{current!r} is configured (FOOTNOTE_EMBEDDING_MODEL); use {built!r} with this home, or a "
+                "new home for the other model"
+            )
+        self._embedder_checked = True
 
     @functools.cached_property
     def store(self) -> VectorStore:
@@ -108,6 +132,9 @@ class Archive:
         published: str | None = None,
     ) -> None:
         """Write one paper (replacing any earlier version) with the crash-safe protocol above."""
+        self.check_embedder()
+        if self.catalog.meta(EMBEDDING_MODEL_KEY) is None:
+            self.catalog.set_meta(EMBEDDING_MODEL_KEY, model_of(self.embedder.name))
         self.catalog.begin_paper(paper, published)
         self.store.delete_paper(paper.id)
         self.store.upsert(chunks, vectors)

@@ -57,6 +57,10 @@ CREATE INDEX IF NOT EXISTS chunks_paper ON chunks (paper_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, section, content='chunks', content_rowid='n', tokenize='porter unicode61 remove_diacritics 2'
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -251,6 +255,16 @@ class Catalog:
     def chunks_of(self, paper_id: str) -> list[Chunk]:
         sql = f"SELECT {_CHUNK_COLS} FROM chunks WHERE paper_id=? ORDER BY char_start"
         return [_chunk(row) for row in self._db.execute(sql, (paper_id,))]
+
+    def meta(self, key: str) -> str | None:
+        """A value stored about the archive as a whole (such as the embedding model of its vectors)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?", (key, value, value)
+        )
 
     def chunk_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]

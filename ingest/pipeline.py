@@ -104,6 +104,7 @@ def ingest(
         unique.pop(item.paper_id, None)
         unique[item.paper_id] = item
     with archive.write_lock(lock_wait_s):
+        archive.check_embedder()  # before anything is parsed: a home of another model takes no papers
         # Papers a crashed ingest left pending are redone from the source they were recorded with,
         # whatever this run was asked for, so an interrupted paper is never silently dropped.
         unfinished = archive.pending()
