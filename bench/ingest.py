@@ -6,8 +6,8 @@ Three runs, each in its own subprocess (so each peak RSS is its own) and each in
 
 1. footnote, stage by stage: read, parse (ingest.parse.parse_pdf), chunk (ingest.chunk.chunk_paper with the
    embedder's count_tokens), embed (archive.embedder.embed) and store (archive.add), called one after another in a
-   loop over the PDFs (the real pipeline parses the next paper on a second thread while it embeds this one), each
-   stage timed on its own;
+   loop over the PDFs, each stage timed on its own (the real pipeline parses ahead on a second thread and embeds
+   the papers parsed by then in one call);
 2. footnote, end to end: ingest.pipeline.ingest([corpus], archive), the headline number;
 3. LlamaIndex's defaults: SimpleDirectoryReader (pypdf) + SentenceSplitter (1024 tokens, 200 overlap) +
    HuggingFaceEmbedding on the same model folder + ChromaVectorStore on a PersistentClient, through

@@ -1,0 +1,56 @@
+"""The ingest pipeline: parsing overlaps embedding, papers parsed by then are embedded together, and each paper
+is still stored (or reported failed) on its own, in the order given."""
+
+from __future__ import annotations
+
+import threading
+
+from footnote.settings import Settings
+from index.archive import Archive
+from ingest.pipeline import ingest
+
+PAPERS = ["2505.00212", "2504.21801", "2501.12948", "2502.13189", "2501.17811"]
+
+
+class FailingOnce:
+    """The real embedder, except that its second call raises, as a runtime that
+    runs out of memory would; records what each call was given."""
+
+    def __init__(self, real) -> None:
+        self.real, self.name, self.max_tokens = real, real.name, real.max_tokens
+        self.calls: list[int] = []
+        self.failed_call: int | None = None
+        self.threads: set[str] = set()
+
+    def count_tokens(self, texts):
+        self.threads.add(threading.current_thread().name)
+        return self.real.count_tokens(texts)
+
+    def embed(self, texts):
+        self.calls.append(len(texts))
+        if len(self.calls) == 2:
+            self.failed_call = len(texts)
+            raise RuntimeError("std::bad_alloc")
+        return self.real.embed(texts)
+
+
+def test_a_failed_embedding_fails_its_papers_only_and_the_rest_is_stored_in_order(tmp_path, paper_pdf):
+    settings = Settings(home=tmp_path / "home")
+    embedder = FailingOnce(Archive(settings).embedder)
+    archive = Archive(settings, embedder=embedder)
+    report = ingest([str(paper_pdf(p)) for p in PAPERS], archive)
+
+    failed = {f["source"].rsplit("/", 1)[-1].removesuffix(".pdf"): f["error"] for f in report.failed}
+    assert failed and set(failed) | set(report.ingested) == set(PAPERS) and not set(failed) & set(report.ingested)
+    assert all("unexpected RuntimeError: std::bad_alloc" in e for e in failed.values())
+    # exactly the papers of the failed call failed: their chunks are what it was given
+    rerun = Archive(Settings(home=tmp_path / "again"))
+    again = ingest([str(paper_pdf(p)) for p in failed], rerun)
+    assert sorted(again.ingested) == sorted(failed)
+    assert sum(again.chunks.values()) == embedder.failed_call
+    # the others are complete, stored in the order given; the failed ones left nothing behind
+    assert report.ingested == [p for p in PAPERS if p in report.ingested]
+    assert sorted(r.id for r in archive.catalog.papers(complete_only=False)) == sorted(report.ingested)
+    assert archive.store.count() == sum(report.chunks.values())
+    # chunking ran on the parser thread, not the one that embeds and writes
+    assert any(name.startswith("footnote-parse") for name in embedder.threads)
