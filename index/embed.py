@@ -80,7 +80,14 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if self._tokenizer is None:
             return [int(len(t.split()) * 1.4) + 1 for t in texts]
-        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        return [len(ids) for ids in token_ids(self._tokenizer, texts, special=False)]
+
+
+def token_ids(tokenizer, texts: Sequence[str], *, special: bool = True) -> list[list[int]]:
+    """The token ids of each text, as the tokenizer's truncation leaves them. encode_batch_fast (tokenizers
+    0.21+) skips the character offsets nobody here reads, about a third faster than encode_batch."""
+    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+    return [e.ids for e in encode(list(texts), add_special_tokens=special)]
 
 
 def _load_tokenizer(path: str):

@@ -39,6 +39,8 @@ from typing import Literal
 
 import numpy as np
 
+from index.embed import token_ids
+
 Variant = Literal["fp32", "int8"]
 CACHE_VERSION = 2  # bump when the export or quantisation recipe changes
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -268,7 +270,7 @@ def _fuse_and_quantize(model_path: Path, fp32: Path, out: Path) -> None:
 
 def _tokenize(model_path: Path, texts: Sequence[str], max_tokens: int) -> dict[str, np.ndarray]:
     tokenizer = load_tokenizer(str(model_path), max_tokens)
-    return _pad([e.ids for e in tokenizer.encode_batch(list(texts))])
+    return _pad(token_ids(tokenizer, texts))
 
 
 def _run(path: Path, feed: dict[str, np.ndarray]) -> np.ndarray:
@@ -391,7 +393,7 @@ class BatchedEmbedder:
         self.load()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+        ids = token_ids(self._tokenizer, texts)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
         groups = batches(order, [len(x) for x in ids], self.batch_size, self.max_batch_tokens)
@@ -401,7 +403,7 @@ class BatchedEmbedder:
         return out / np.maximum(norms, 1e-12)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+        return [len(ids) for ids in token_ids(self._counter, texts, special=False)]
 
 
 class OnnxEmbedder(BatchedEmbedder):
