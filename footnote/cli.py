@@ -204,21 +204,11 @@ def _print_answer(answer, as_json: bool) -> None:
 
 
 def _ask_once(ctx: Context, question: str, session_name: str | None, *, k, paper_ids, since, until, llm):
-    from qa import session as sessions
-    from qa.ask import ask as run_ask
+    from qa.session import ask_in_session
 
-    session = sessions.load(ctx.settings.home, session_name) if session_name else None
-    query = question
-    if session and session.turns:
-        query = llm.rewrite_query(question, session.history()) if llm else sessions.resolve_offline(question, session)
-    elif llm is not None and not question.isascii():
-        query = llm.rewrite_query(question, [])  # e.g. a Korean question over English papers
-    answer = run_ask(ctx.archive, question, query=query, k=k, paper_ids=paper_ids, since=since, until=until, llm=llm)
-    if session is not None:
-        papers = sorted({c.paper_id for s in answer.statements for c in s.citations})
-        session.turns.append(sessions.Turn(question, query, answer.text, papers))
-        sessions.save(ctx.settings.home, session)
-    return answer
+    return ask_in_session(
+        ctx.archive, question, session_name, k=k, paper_ids=paper_ids, since=since, until=until, llm=llm
+    )
 
 
 @cli.command()

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from footnote.errors import FootnoteError
 from qa.cite import _names
 from summarize.render import write_atomic
+
+if TYPE_CHECKING:
+    from index.archive import Archive
+    from qa.ask import Answer
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _FOLLOW_UP = re.compile(
@@ -73,3 +79,38 @@ def resolve_offline(question: str, session: Session) -> str:
     previous = session.turns[-1]
     carried = [e for e in entities(previous.query) if e.lower() not in question.lower()]
     return f"{question} {previous.query}" if not carried else f"{question} {' '.join(carried)} {previous.query}"
+
+
+def standalone_query(question: str, session: Session | None, llm=None) -> str:
+    """What to search for: a follow-up rewritten to stand alone (by the LLM, else with the earlier question's
+    entities carried over), and with an LLM a question in another language rewritten into English."""
+    if session is not None and session.turns:
+        return llm.rewrite_query(question, session.history()) if llm else resolve_offline(question, session)
+    if llm is not None and not question.isascii():
+        return llm.rewrite_query(question, [])  # e.g. a Korean question over English papers
+    return question
+
+
+def ask_in_session(
+    archive: Archive,
+    question: str,
+    session_name: str | None = None,
+    *,
+    k: int | None = None,
+    paper_ids: Sequence[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    llm=None,
+) -> Answer:
+    """`ask`, as one turn of the named conversation (stored under HOME/sessions/) when a name is given."""
+    from qa.ask import ask
+
+    home = Path(archive.settings.home)
+    session = load(home, session_name) if session_name else None
+    query = standalone_query(question, session, llm)
+    answer = ask(archive, question, query=query, k=k, paper_ids=paper_ids, since=since, until=until, llm=llm)
+    if session is not None:
+        papers = sorted({c.paper_id for s in answer.statements for c in s.citations})
+        session.turns.append(Turn(question, query, answer.text, papers))
+        save(home, session)
+    return answer
