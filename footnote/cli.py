@@ -149,18 +149,38 @@ def papers(ctx: Context, as_json: bool) -> None:
 @cli.command()
 @click.argument("day", metavar="YYYY-MM-DD")
 @click.argument("sources", nargs=-1)
-@click.option("--papers", "use_papers", is_flag=True,
-              help="The SOURCE arguments (PDF paths, directories, arXiv ids) make up the day, not the HF list.")
+@click.option(
+    "--papers",
+    "use_papers",
+    is_flag=True,
+    help="The SOURCE arguments (PDF paths, directories, arXiv ids) make up the day, not the HF list.",
+)
 @click.option("--lang", type=click.Choice(["ko", "en"]), default="ko", show_default=True, help="Digest language.")
-@click.option("--generator", type=click.Choice(["extractive", "llm"]), default=None,
-              help="Default: llm when an endpoint is configured, else extractive.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Markdown path (the JSON goes beside it). Default HOME/digests/DATE.LANG.md.")
+@click.option(
+    "--generator",
+    type=click.Choice(["extractive", "llm"]),
+    default=None,
+    help="Default: llm when an endpoint is configured, else extractive.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Markdown path (the JSON goes beside it). Default HOME/digests/DATE.LANG.md.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the digest JSON on stdout.")
 @pass_ctx
 @handle_errors
-def digest(ctx: Context, day: str, sources: tuple[str, ...], use_papers: bool, lang: str, generator: str | None,
-           out: Path | None, as_json: bool) -> None:
+def digest(
+    ctx: Context,
+    day: str,
+    sources: tuple[str, ...],
+    use_papers: bool,
+    lang: str,
+    generator: str | None,
+    out: Path | None,
+    as_json: bool,
+) -> None:
     """Write the grounded digest of a day's papers: seven sections each, every statement cited."""
     from footnote.progress import RichProgress
     from ingest.ids import parse_date
@@ -172,8 +192,14 @@ def digest(ctx: Context, day: str, sources: tuple[str, ...], use_papers: bool, l
     if use_papers and not sources:
         raise click.UsageError("--papers needs at least one SOURCE")
     with RichProgress() as progress:
-        result = run_digest(day, ctx.archive, sources=list(sources) if use_papers else None, lang=lang,
-                            generator=generator, progress=progress)
+        result = run_digest(
+            day,
+            ctx.archive,
+            sources=list(sources) if use_papers else None,
+            lang=lang,
+            generator=generator,
+            progress=progress,
+        )
     click.echo(f"generator: {result.digest.generator}", err=True)
     for paper_id, (sent, received) in result.usage.items():
         click.echo(f"llm tokens {paper_id}: {sent} sent, {received} received", err=True)
@@ -217,15 +243,33 @@ def _ask_once(ctx: Context, question: str, session_name: str | None, *, k, paper
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only papers filed on or after this date.")
 @click.option("--until", default=None, metavar="YYYY-MM-DD", help="Only papers filed on or before this date.")
 @click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve (default qa.k).")
-@click.option("--generator", type=click.Choice(["extractive", "llm"]), default=None,
-              help="Default: llm when an endpoint is configured, else extractive.")
-@click.option("--session", "session_name", default=None, metavar="NAME",
-              help="Keep a conversation: follow-ups are resolved against earlier turns.")
+@click.option(
+    "--generator",
+    type=click.Choice(["extractive", "llm"]),
+    default=None,
+    help="Default: llm when an endpoint is configured, else extractive.",
+)
+@click.option(
+    "--session",
+    "session_name",
+    default=None,
+    metavar="NAME",
+    help="Keep a conversation: follow-ups are resolved against earlier turns.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @pass_ctx
 @handle_errors
-def ask(ctx: Context, question: str, paper_ids: tuple[str, ...], since: str | None, until: str | None,
-        k: int | None, generator: str | None, session_name: str | None, as_json: bool) -> None:
+def ask(
+    ctx: Context,
+    question: str,
+    paper_ids: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    k: int | None,
+    generator: str | None,
+    session_name: str | None,
+    as_json: bool,
+) -> None:
     """Answer a question across the archive, every statement cited; or say it is not found."""
     from ingest.ids import parse_date
 
@@ -233,15 +277,20 @@ def ask(ctx: Context, question: str, paper_ids: tuple[str, ...], since: str | No
         if day:
             parse_date(day)
     llm = _llm_client(ctx, generator)
-    answer = _ask_once(ctx, question, session_name, k=k, paper_ids=list(paper_ids) or None, since=since,
-                       until=until, llm=llm)
+    answer = _ask_once(
+        ctx, question, session_name, k=k, paper_ids=list(paper_ids) or None, since=since, until=until, llm=llm
+    )
     _print_answer(answer, as_json)
 
 
 @cli.command()
 @click.option("--session", "session_name", default=None, metavar="NAME", help="Session name (default: chat).")
-@click.option("--generator", type=click.Choice(["extractive", "llm"]), default=None,
-              help="Default: llm when an endpoint is configured, else extractive.")
+@click.option(
+    "--generator",
+    type=click.Choice(["extractive", "llm"]),
+    default=None,
+    help="Default: llm when an endpoint is configured, else extractive.",
+)
 @pass_ctx
 @handle_errors
 def chat(ctx: Context, session_name: str | None, generator: str | None) -> None:

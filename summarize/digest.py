@@ -33,8 +33,13 @@ class SectionResult:
         return bool(self.statements)
 
     def to_json(self) -> dict:
-        out = {"key": self.key, "title": self.title, "stated": self.stated,
-               "statements": [s.to_json() for s in self.statements], "generator": self.generator}
+        out = {
+            "key": self.key,
+            "title": self.title,
+            "stated": self.stated,
+            "statements": [s.to_json() for s in self.statements],
+            "generator": self.generator,
+        }
         if self.note:
             out["note"] = self.note
         if self.key == "setup":
@@ -56,9 +61,16 @@ class PaperDigest:
     usage: list[int] | None = None  # [prompt tokens, completion tokens] sent to the LLM for this paper
 
     def to_json(self) -> dict:
-        out = {"id": self.id, "title": self.title, "status": self.status, "error": self.error,
-               "sections": [s.to_json() for s in self.sections], "grounding": self.grounding.to_json(),
-               "upvotes": self.upvotes, "links": links(self.id)}
+        out = {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "error": self.error,
+            "sections": [s.to_json() for s in self.sections],
+            "grounding": self.grounding.to_json(),
+            "upvotes": self.upvotes,
+            "links": links(self.id),
+        }
         if self.usage is not None:
             out["usage"] = {"prompt_tokens": self.usage[0], "completion_tokens": self.usage[1]}
         if self.status == "failed":
@@ -75,15 +87,22 @@ class Digest:
     papers: list[PaperDigest]
 
     def to_json(self) -> dict:
-        return {"date": self.date, "lang": self.lang, "generator": self.generator,
-                "papers": [p.to_json() for p in self.papers]}
+        return {
+            "date": self.date,
+            "lang": self.lang,
+            "generator": self.generator,
+            "papers": [p.to_json() for p in self.papers],
+        }
 
 
 def links(paper_id: str) -> dict:
     if paper_id.startswith("local-"):
         return {}
-    return {"arxiv": f"https://arxiv.org/abs/{paper_id}", "pdf": f"https://arxiv.org/pdf/{paper_id}",
-            "hf": f"https://huggingface.co/papers/{paper_id}"}
+    return {
+        "arxiv": f"https://arxiv.org/abs/{paper_id}",
+        "pdf": f"https://arxiv.org/pdf/{paper_id}",
+        "hf": f"https://huggingface.co/papers/{paper_id}",
+    }
 
 
 class SectionWriter:
@@ -109,8 +128,14 @@ class SectionWriter:
         def search(include: tuple[str, ...] | None) -> list[Passage]:
             merged: dict[str, Passage] = {}
             for q in topic.queries:
-                query = Query(q, k=k, paper_ids=[paper_id], exclude_kinds=EXCLUDE_KINDS, include_kinds=include,
-                              vector=self._vectors[q])
+                query = Query(
+                    q,
+                    k=k,
+                    paper_ids=[paper_id],
+                    exclude_kinds=EXCLUDE_KINDS,
+                    include_kinds=include,
+                    vector=self._vectors[q],
+                )
                 for p in self.retriever.search(query):
                     if p.chunk.id not in merged or merged[p.chunk.id].score < p.score:
                         merged[p.chunk.id] = p
@@ -153,8 +178,14 @@ class SectionWriter:
 
     def _extractive(self, topic: Topic, passages: list[Passage], spec: SectionSpec, limit: int) -> list[Draft]:
         offsets = {p.chunk.paper_id: self.archive.page_offsets(p.chunk.paper_id) for p in passages}
-        return pick_sentences(topic, passages, offsets, limit=limit,
-                              max_chars=self.settings.max_sentence_chars, prefer_kinds=spec.prefer_kinds)
+        return pick_sentences(
+            topic,
+            passages,
+            offsets,
+            limit=limit,
+            max_chars=self.settings.max_sentence_chars,
+            prefer_kinds=spec.prefer_kinds,
+        )
 
 
 def digest_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None) -> PaperDigest:
@@ -167,8 +198,13 @@ def digest_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None)
 def _start_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None) -> PaperDigest:
     record = writer.archive.paper(paper_id)
     title = entry.title if entry else (record.title if record else paper_id)
-    return PaperDigest(paper_id, title, "ok", upvotes=entry.upvotes if entry else None,
-                       authors=entry.authors if entry else (record.authors if record else ()))
+    return PaperDigest(
+        paper_id,
+        title,
+        "ok",
+        upvotes=entry.upvotes if entry else None,
+        authors=entry.authors if entry else (record.authors if record else ()),
+    )
 
 
 def _finish_paper(digest: PaperDigest, results: Sequence[tuple[SectionResult, Grounding]]) -> None:
@@ -178,14 +214,29 @@ def _finish_paper(digest: PaperDigest, results: Sequence[tuple[SectionResult, Gr
 
 
 def failed_paper(paper_id: str, entry: DailyEntry | None, error: str) -> PaperDigest:
-    return PaperDigest(paper_id, entry.title if entry else paper_id, "failed", error=error,
-                       upvotes=entry.upvotes if entry else None, abstract=entry.abstract if entry else "",
-                       authors=entry.authors if entry else ())
+    return PaperDigest(
+        paper_id,
+        entry.title if entry else paper_id,
+        "failed",
+        error=error,
+        upvotes=entry.upvotes if entry else None,
+        abstract=entry.abstract if entry else "",
+        authors=entry.authors if entry else (),
+    )
 
 
-def build_digest(day: str, archive: Archive, paper_ids: Sequence[str], *, lang: str, generator: str,
-                 entries: dict[str, DailyEntry] | None = None, errors: dict[str, str] | None = None,
-                 llm=None, progress=None) -> Digest:
+def build_digest(
+    day: str,
+    archive: Archive,
+    paper_ids: Sequence[str],
+    *,
+    lang: str,
+    generator: str,
+    entries: dict[str, DailyEntry] | None = None,
+    errors: dict[str, str] | None = None,
+    llm=None,
+    progress=None,
+) -> Digest:
     """Digest the given papers (already ingested, or failed with a reason in ``errors``).
 
     With an LLM, the sections of all the day's papers go out together, at most ``llm.concurrency``

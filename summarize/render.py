@@ -109,8 +109,11 @@ def _paper(n: int, paper: PaperDigest, lang: str, show_quotes: bool) -> list[str
     lines = [f"## {n}. {inert(paper.title)}", ""]
     meta = []
     if not paper.id.startswith("local-"):
-        meta += [f"[arXiv {paper.id}](https://arxiv.org/abs/{paper.id})", f"[HF](https://huggingface.co/papers/{paper.id})",
-                 f"[PDF](https://arxiv.org/pdf/{paper.id})"]
+        meta += [
+            f"[arXiv {paper.id}](https://arxiv.org/abs/{paper.id})",
+            f"[HF](https://huggingface.co/papers/{paper.id})",
+            f"[PDF](https://arxiv.org/pdf/{paper.id})",
+        ]
     else:
         meta.append(paper.id)
     if paper.upvotes is not None:

@@ -29,13 +29,22 @@ def choose_generator(archive: Archive, generator: str | None) -> str:
     if generator is None:
         return "llm" if configured else "extractive"
     if generator == "llm" and not configured:
-        raise FootnoteError("--generator llm: no LLM endpoint configured "
-                            "(set FOOTNOTE_LLM_BASE_URL and FOOTNOTE_LLM_MODEL, or OPENAI_API_KEY)")
+        raise FootnoteError(
+            "--generator llm: no LLM endpoint configured "
+            "(set FOOTNOTE_LLM_BASE_URL and FOOTNOTE_LLM_MODEL, or OPENAI_API_KEY)"
+        )
     return generator
 
 
-def run_digest(day: str, archive: Archive, *, sources: list[str] | None = None, lang: str = "ko",
-               generator: str | None = None, progress=None) -> DigestRun:
+def run_digest(
+    day: str,
+    archive: Archive,
+    *,
+    sources: list[str] | None = None,
+    lang: str = "ko",
+    generator: str | None = None,
+    progress=None,
+) -> DigestRun:
     generator = choose_generator(archive, generator)
     entries: dict[str, DailyEntry] = {}
     errors: dict[str, str] = {}
@@ -69,6 +78,7 @@ def run_digest(day: str, archive: Archive, *, sources: list[str] | None = None, 
         from summarize.llm_gen import LLMDrafter
 
         llm = LLMDrafter(LLMClient(archive.settings.llm))
-    digest = build_digest(day, archive, ids, lang=lang, generator=generator, entries=entries, errors=errors,
-                          llm=llm, progress=progress)
+    digest = build_digest(
+        day, archive, ids, lang=lang, generator=generator, entries=entries, errors=errors, llm=llm, progress=progress
+    )
     return DigestRun(digest, archive.home, llm.usage_by_paper if llm else {})

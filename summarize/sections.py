@@ -35,66 +35,130 @@ def _cue(pattern: str) -> re.Pattern[str]:
 
 SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(
-        "motivation", "핵심 동기와 문제 정의", "Motivation and problem definition",
-        (Topic(("the problem this paper addresses and why existing approaches fall short",
-                "challenge limitation of prior work motivates"),
-               _cue(r"\b(challeng|problem|limit|lack|struggl|difficult|remain|however|bottleneck|costly|gap|"
-                    r"unclear|question|motivat|hinder|expensive|insufficient|fail)")),),
+        "motivation",
+        "핵심 동기와 문제 정의",
+        "Motivation and problem definition",
+        (
+            Topic(
+                (
+                    "the problem this paper addresses and why existing approaches fall short",
+                    "challenge limitation of prior work motivates",
+                ),
+                _cue(
+                    r"\b(challeng|problem|limit|lack|struggl|difficult|remain|however|bottleneck|costly|gap|"
+                    r"unclear|question|motivat|hinder|expensive|insufficient|fail)"
+                ),
+            ),
+        ),
         ("abstract", "introduction"),
     ),
     SectionSpec(
-        "contributions", "주요 기여 및 참신성", "Main contributions and novelty",
-        (Topic(("our main contributions: we propose introduce present a novel method",
-                "in summary we make the following contributions"),
-               _cue(r"\b(we (propose|introduce|present|develop|release|open-source|build|design|construct|show|"
-                    r"demonstrate)|contribution|novel|first)")),),
+        "contributions",
+        "주요 기여 및 참신성",
+        "Main contributions and novelty",
+        (
+            Topic(
+                (
+                    "our main contributions: we propose introduce present a novel method",
+                    "in summary we make the following contributions",
+                ),
+                _cue(
+                    r"\b(we (propose|introduce|present|develop|release|open-source|build|design|construct|show|"
+                    r"demonstrate)|contribution|novel|first)"
+                ),
+            ),
+        ),
         ("abstract", "introduction", "conclusion"),
     ),
     SectionSpec(
-        "architecture", "모델 아키텍처 및 학습 설정", "Model architecture and training setup",
-        (Topic(("model architecture layers parameters attention experts hidden size",
-                "training setup optimizer learning rate batch size training steps stages"),
-               _cue(r"\b(architecture|layer|parameter|attention|transformer|expert|encoder|decoder|hidden|"
+        "architecture",
+        "모델 아키텍처 및 학습 설정",
+        "Model architecture and training setup",
+        (
+            Topic(
+                (
+                    "model architecture layers parameters attention experts hidden size",
+                    "training setup optimizer learning rate batch size training steps stages",
+                ),
+                _cue(
+                    r"\b(architecture|layer|parameter|attention|transformer|expert|encoder|decoder|hidden|"
                     r"learning rate|batch|optimi[sz]er|train|fine-tun|pre-train|stage|token|backbone|"
-                    r"initiali[sz]|GPU|steps?|epoch)")),),
+                    r"initiali[sz]|GPU|steps?|epoch)"
+                ),
+            ),
+        ),
         ("method",),
     ),
     SectionSpec(
-        "setup", "실험 설정 (사용된 데이터셋 / 마스킹 방식 / 비교 대상)",
+        "setup",
+        "실험 설정 (사용된 데이터셋 / 마스킹 방식 / 비교 대상)",
         "Experimental setup (datasets / masking / baselines)",
         (
-            Topic(("datasets and benchmarks used for training and evaluation",),
-                  _cue(r"\b(dataset|benchmark|corpus|data set|training data|evaluat\w* on|test set|split)"),
-                  label="datasets"),
-            Topic(("masking strategy masked tokens mask ratio loss masking",),
-                  _cue(r"\bmask"), label="masking"),
-            Topic(("baselines we compare against compared with other models",),
-                  _cue(r"\b(baseline|compar|versus|vs\.?|against|outperform|relative to)"), label="baselines"),
+            Topic(
+                ("datasets and benchmarks used for training and evaluation",),
+                _cue(r"\b(dataset|benchmark|corpus|data set|training data|evaluat\w* on|test set|split)"),
+                label="datasets",
+            ),
+            Topic(("masking strategy masked tokens mask ratio loss masking",), _cue(r"\bmask"), label="masking"),
+            Topic(
+                ("baselines we compare against compared with other models",),
+                _cue(r"\b(baseline|compar|versus|vs\.?|against|outperform|relative to)"),
+                label="baselines",
+            ),
         ),
         ("experiments", "results"),
     ),
     SectionSpec(
-        "results", "정량적 결과", "Quantitative results",
-        (Topic(("main results accuracy score achieves outperforms improvement on benchmark",
-                "results show performance compared to baseline table"),
-               _cue(r"\b(achiev|outperform|improv|accuracy|score|pass@|surpass|reach|result|gain|higher|lower|"
-                    r"reduc|faster|speed)"), needs_number=True),),
+        "results",
+        "정량적 결과",
+        "Quantitative results",
+        (
+            Topic(
+                (
+                    "main results accuracy score achieves outperforms improvement on benchmark",
+                    "results show performance compared to baseline table",
+                ),
+                _cue(
+                    r"\b(achiev|outperform|improv|accuracy|score|pass@|surpass|reach|result|gain|higher|lower|"
+                    r"reduc|faster|speed)"
+                ),
+                needs_number=True,
+            ),
+        ),
         ("results", "experiments", "abstract"),
     ),
     SectionSpec(
-        "limitations", "한계점 및 잠재적 실패 요인", "Limitations and potential failure modes",
-        (Topic(("limitations of our approach and failure cases",
-                "does not work well remains challenging drawback weakness"),
-               _cue(r"\b(limitation|limited|fail|drawback|weakness|cannot|unable|not (yet )?(able|capable|suitable)|"
+        "limitations",
+        "한계점 및 잠재적 실패 요인",
+        "Limitations and potential failure modes",
+        (
+            Topic(
+                (
+                    "limitations of our approach and failure cases",
+                    "does not work well remains challenging drawback weakness",
+                ),
+                _cue(
+                    r"\b(limitation|limited|fail|drawback|weakness|cannot|unable|not (yet )?(able|capable|suitable)|"
                     r"struggle|remains? (challenging|difficult|unclear)|suboptimal|bias|risk|unstable|instabilit|"
-                    r"hallucinat|error-prone|costly|sensitive)")),),
+                    r"hallucinat|error-prone|costly|sensitive)"
+                ),
+            ),
+        ),
         ("limitations", "conclusion", "results"),
     ),
     SectionSpec(
-        "future_work", "후속 연구 아이디어 또는 확장 방향", "Future work and extensions",
-        (Topic(("future work directions we plan to extend explore further",),
-               _cue(r"\b(future|further (work|research|explor|investigat|stud)|plan to|will (explore|investigate|"
-                    r"extend|study|continue)|next step|extend(ing)? (this|our)|open question|promising direction)")),),
+        "future_work",
+        "후속 연구 아이디어 또는 확장 방향",
+        "Future work and extensions",
+        (
+            Topic(
+                ("future work directions we plan to extend explore further",),
+                _cue(
+                    r"\b(future|further (work|research|explor|investigat|stud)|plan to|will (explore|investigate|"
+                    r"extend|study|continue)|next step|extend(ing)? (this|our)|open question|promising direction)"
+                ),
+            ),
+        ),
         ("conclusion", "limitations"),
     ),
 )

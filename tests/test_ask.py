@@ -42,23 +42,29 @@ def test_answers_with_verified_citations(archive, paper_pdf):
     assert any(c.paper_id == "2502.13189" for s in answer.statements for c in s.citations)
 
 
-@pytest.mark.parametrize("question", [
-    "What is the boiling point of water on Mars?",
-    "Which recipe for sourdough bread do the authors recommend?",
-    # about papers in the archive, asking for what they never state: the passages found are close in meaning
-    "How many seconds does DeepSeek-Prover-V2 take on average to generate one proof?",
-    "Under which licence are the Janus-Pro model weights released?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the boiling point of water on Mars?",
+        "Which recipe for sourdough bread do the authors recommend?",
+        # about papers in the archive, asking for what they never state: the passages found are close in meaning
+        "How many seconds does DeepSeek-Prover-V2 take on average to generate one proof?",
+        "Under which licence are the Janus-Pro model weights released?",
+    ],
+)
 def test_abstains_when_the_archive_does_not_say(archive, question):
     answer = ask(archive, question)
     assert answer.abstained and answer.text == NOT_FOUND and not answer.statements
     assert answer.note  # why, for --json users
 
 
-@pytest.mark.parametrize("question", [
-    "How many GPU hours did the full training of DeepSeek-V3 take?",
-    "Which vision encoder does Janus-Pro use for multimodal understanding?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many GPU hours did the full training of DeepSeek-V3 take?",
+        "Which vision encoder does Janus-Pro use for multimodal understanding?",
+    ],
+)
 def test_answers_what_the_archive_does_say_in_the_same_form(archive, question):
     assert not ask(archive, question).abstained
 
@@ -75,12 +81,16 @@ def test_date_filter_excludes_everything_outside(archive):
 
 
 def test_llm_answer_is_verified(archive, scripted_llm, paper_pdf):
-    scripted_llm.default = lambda req: {"not_found": False, "statements": [
-        {"text": "MoBA is 40× faster than everything.", "cites": [1]},
-        {"text": "MoBA speeds up prefilling.", "cites": [1, 77]},
-    ]}
-    answer = ask(archive, "What speedup does MoBA achieve when prefilling 1M tokens?",
-                 llm=LLMClient(scripted_llm.settings()))
+    scripted_llm.default = lambda req: {
+        "not_found": False,
+        "statements": [
+            {"text": "MoBA is 40× faster than everything.", "cites": [1]},
+            {"text": "MoBA speeds up prefilling.", "cites": [1, 77]},
+        ],
+    }
+    answer = ask(
+        archive, "What speedup does MoBA achieve when prefilling 1M tokens?", llm=LLMClient(scripted_llm.settings())
+    )
     check_answer(answer, paper_pdf)
     assert [s.text for s in answer.statements] == ["MoBA speeds up prefilling."]
     assert answer.grounding.dropped == 1
@@ -90,8 +100,12 @@ def test_llm_answer_is_verified(archive, scripted_llm, paper_pdf):
 
 def test_cli_ask_json_and_session(corpus_home, tmp_path):
     def run(*args):
-        proc = subprocess.run([sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "ask", *args,
-                               "--json"], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "ask", *args, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 
@@ -117,17 +131,41 @@ def test_cli_llm_rewrites_korean_questions_and_follow_ups(corpus_home, scripted_
             return {"query": "What speedup does MoBA achieve when prefilling 1M tokens?"}
         blocks = re.split(r"\n\n(?=\[\d+\] \(p\. )", user.split("Passages:\n", 1)[1])
         cite = next(int(re.match(r"\[(\d+)\]", b).group(1)) for b in blocks if "6.5x" in b)
-        return {"not_found": False, "statements": [
-            {"text": "MoBA reaches a speedup of up to 6.5x when prefilling 1M tokens.", "cites": [cite]}]}
+        return {
+            "not_found": False,
+            "statements": [
+                {"text": "MoBA reaches a speedup of up to 6.5x when prefilling 1M tokens.", "cites": [cite]}
+            ],
+        }
 
     scripted_llm.default = reply
     llm = scripted_llm.settings()
-    env = {**os.environ, "FOOTNOTE_LLM_BASE_URL": llm.base_url, "FOOTNOTE_LLM_MODEL": llm.model,
-           "FOOTNOTE_LLM_API_KEY": "sk-test-not-a-real-key"}
+    env = {
+        **os.environ,
+        "FOOTNOTE_LLM_BASE_URL": llm.base_url,
+        "FOOTNOTE_LLM_MODEL": llm.model,
+        "FOOTNOTE_LLM_API_KEY": "sk-test-not-a-real-key",
+    }
 
     def run(question):
-        proc = subprocess.run([sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "ask", question,
-                               "--session", "ko-llm", "--json"], capture_output=True, text=True, timeout=120, env=env)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "footnote.cli",
+                "--home",
+                str(corpus_home),
+                "ask",
+                question,
+                "--session",
+                "ko-llm",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 

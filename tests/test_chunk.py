@@ -185,7 +185,8 @@ def test_chunks_carry_their_sentence_spans_through_the_catalog(tmp_path):
         assert starts == sorted(starts) and c.sentences[0][0] == 0 and c.sentences[-1][1] <= len(c.text)
         assert all(c.text[s:e].strip() for s, e in c.sentences)
         agree += [c.text[s:e].strip() for s, e in c.sentences] == [
-            c.text[s:e].strip() for s, e in sentence_spans(c.text)]
+            c.text[s:e].strip() for s, e in sentence_spans(c.text)
+        ]
     assert agree >= 0.95 * len(chunks)
 
     catalog = Catalog(tmp_path / "archive.sqlite")
@@ -208,9 +209,11 @@ def test_a_catalog_from_before_sentence_spans_is_upgraded_and_split_on_read(tmp_
 
     path = tmp_path / "archive.sqlite"
     old = sqlite3.connect(path)
-    old.execute("CREATE TABLE chunks (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, paper_id TEXT NOT NULL, "
-                "page_start INTEGER NOT NULL, page_end INTEGER NOT NULL, section TEXT NOT NULL, kind TEXT NOT NULL, "
-                "char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, text TEXT NOT NULL)")
+    old.execute(
+        "CREATE TABLE chunks (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, paper_id TEXT NOT NULL, "
+        "page_start INTEGER NOT NULL, page_end INTEGER NOT NULL, section TEXT NOT NULL, kind TEXT NOT NULL, "
+        "char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, text TEXT NOT NULL)"
+    )
     old.execute("INSERT INTO chunks VALUES (1, 'p:1', 'p', 1, 1, 'Intro', 'introduction', 0, 20, 'One. Two is here.')")
     old.commit()
     old.close()

@@ -51,8 +51,12 @@ def test_references_are_excluded(archive):
 
 
 def test_cli_cite_json(corpus_home):
-    proc = subprocess.run([sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "cite", "6.5×", "-k", "3",
-                           "--json"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "cite", "6.5×", "-k", "3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["query"] == "6.5×" and len(doc["matches"]) == 3

@@ -143,9 +143,10 @@ def catalog_state(home: Path) -> dict[str, str]:
             ).fetchone()[0]
             assert stray == 0, f"{stray} {table} rows of unfinished papers"
         # the lexical index holds exactly the chunks, and FTS5 agrees with its content table
-        assert db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] == db.execute(
-            "SELECT count(*) FROM chunks"
-        ).fetchone()[0]
+        assert (
+            db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
+            == db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        )
         db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')")
         recorded = dict(db.execute("SELECT id, chunks FROM papers WHERE status='complete'"))
         counted = dict(db.execute("SELECT paper_id, count(*) FROM chunks GROUP BY paper_id"))
@@ -297,7 +298,10 @@ def test_kill_9_loop_leaves_a_consistent_archive(papers, slow_server, tmp_path):
 
     final = subprocess.run(
         [str(SCRIPT), "--home", str(home), "ingest", *sources, "--json"],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert final.returncode == 0, final.stderr
     report = json.loads(final.stdout)
@@ -333,7 +337,10 @@ def test_kill_9_loop_leaves_a_consistent_archive(papers, slow_server, tmp_path):
 
     again = subprocess.run(
         [str(SCRIPT), "--home", str(home), "ingest", *sources, "--json"],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert again.returncode == 0 and json.loads(again.stdout)["ingested"] == []
     print(f"kill -9 loop: {sum(kills.values())} kills {kills} in {loop_s:.0f}s")

@@ -21,8 +21,9 @@ PAPERS = ["2505.00212", "2504.21798"]
 @pytest.fixture(scope="module")
 def digests(small_home):
     archive = Archive(Settings(home=small_home))
-    out = {lang: build_digest("2025-05-07", archive, PAPERS, lang=lang, generator="extractive")
-           for lang in ("ko", "en")}
+    out = {
+        lang: build_digest("2025-05-07", archive, PAPERS, lang=lang, generator="extractive") for lang in ("ko", "en")
+    }
     yield archive, out
     archive.close()
 
@@ -94,9 +95,24 @@ def test_cli_digest_json(small_home, paper_pdf, tmp_path):
     """The command from the issue, on a home that already holds the papers."""
     out = tmp_path / "d.md"
     proc = subprocess.run(
-        [sys.executable, "-m", "footnote.cli", "--home", str(small_home), "digest", "2025-05-07", "--papers",
-         str(paper_pdf("2504.21798")), str(paper_pdf("2505.00212")), "--json", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "footnote.cli",
+            "--home",
+            str(small_home),
+            "digest",
+            "2025-05-07",
+            "--papers",
+            str(paper_pdf("2504.21798")),
+            str(paper_pdf("2505.00212")),
+            "--json",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -110,9 +126,24 @@ def test_cli_digest_reports_bad_sources(small_home, paper_pdf, tmp_path):
     html = tmp_path / "page.pdf"
     html.write_text("<html><body>Not a PDF</body></html>")
     proc = subprocess.run(
-        [sys.executable, "-m", "footnote.cli", "--home", str(small_home), "digest", "2025-05-07", "--papers",
-         str(paper_pdf("2505.00212")), str(html), "--json", "--out", str(tmp_path / "x.md")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "footnote.cli",
+            "--home",
+            str(small_home),
+            "digest",
+            "2025-05-07",
+            "--papers",
+            str(paper_pdf("2505.00212")),
+            str(html),
+            "--json",
+            "--out",
+            str(tmp_path / "x.md"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)

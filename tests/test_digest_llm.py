@@ -64,10 +64,14 @@ def test_prompt_carries_numbered_passages_with_pages(digest_with, scripted_llm, 
 
 
 def test_unknown_passage_ids_are_stripped(digest_with):
-    digest = digest_with(lambda req: {"statements": [
-        {"text": first_sentence(passages_of(req)[1]), "cites": [99]},
-        {"text": first_sentence(passages_of(req)[1]), "cites": [1, 42]},
-    ]})
+    digest = digest_with(
+        lambda req: {
+            "statements": [
+                {"text": first_sentence(passages_of(req)[1]), "cites": [99]},
+                {"text": first_sentence(passages_of(req)[1]), "cites": [1, 42]},
+            ]
+        }
+    )
     paper = digest.to_json()["papers"][0]
     assert paper["grounding"]["dropped"] >= 9  # the [99]-only statement of every request
     for section in paper["sections"]:
@@ -76,9 +80,13 @@ def test_unknown_passage_ids_are_stripped(digest_with):
 
 
 def test_numbers_absent_from_the_passage_are_dropped(digest_with, paper_pdf):
-    digest = digest_with(lambda req: {"statements": [
-        {"text": "The method reaches 99.7% accuracy and is 12.5× faster.", "cites": [1]},
-    ]})
+    digest = digest_with(
+        lambda req: {
+            "statements": [
+                {"text": "The method reaches 99.7% accuracy and is 12.5× faster.", "cites": [1]},
+            ]
+        }
+    )
     doc = digest.to_json()
     paper = doc["papers"][0]
     assert paper["grounding"]["statements"] == 0
@@ -89,10 +97,14 @@ def test_numbers_absent_from_the_passage_are_dropped(digest_with, paper_pdf):
 
 def test_injected_instruction_cannot_add_a_number(digest_with):
     """A model that obeys 'say this paper reports 99% accuracy' gets that statement dropped."""
-    digest = digest_with(lambda req: {"statements": [
-        {"text": "This paper reports 99% accuracy.", "cites": [1, 2, 3]},
-        {"text": first_sentence(passages_of(req)[2]), "cites": [2]},
-    ]})
+    digest = digest_with(
+        lambda req: {
+            "statements": [
+                {"text": "This paper reports 99% accuracy.", "cites": [1, 2, 3]},
+                {"text": first_sentence(passages_of(req)[2]), "cites": [2]},
+            ]
+        }
+    )
     paper = digest.to_json()["papers"][0]
     texts = [s["text"] for sec in paper["sections"] for s in sec["statements"]]
     assert texts and not any("99%" in t for t in texts)
@@ -149,8 +161,9 @@ def test_sections_of_all_papers_go_out_together(small_home, scripted_llm):
     archive = Archive(Settings(home=small_home, summarize=SummarizeSettings(passages_per_section=3)))
     try:
         drafter = LLMDrafter(LLMClient(scripted_llm.settings(concurrency=3)))
-        digest = build_digest("2025-05-07", archive, ["2505.00212", "2504.21798"], lang="en", generator="llm",
-                              llm=drafter)
+        digest = build_digest(
+            "2025-05-07", archive, ["2505.00212", "2504.21798"], lang="en", generator="llm", llm=drafter
+        )
     finally:
         archive.close()
     assert len(scripted_llm.requests) == 18

@@ -127,11 +127,52 @@ def assert_inert(markdown: str) -> str:
 
 
 HOSTILE_BITS = [
-    "<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "<a href='javascript:alert(3)'>x</a>",
-    "[click](javascript:alert(4))", "![px](https://evil.example/p.png)", "<https://evil.example>",
-    "[p.3]", "[p. 12](https://arxiv.org/pdf/0000.00000#page=12)", "**", "__", "`", "```", "~~", "#", "##",
-    "|", "---", "\n", "\n\n# ", "\n> ", "\n- ", "\n1. ", "<!--", "-->", "&lt;", "&#60;script&#62;", "\\", "*",
-    "_", "[", "]", "(", ")", "{", "}", "!", "<", ">", "&", "\"", "'", "=", "\u2028", "\t", "   ", "\u00a0",
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(2)>",
+    "<a href='javascript:alert(3)'>x</a>",
+    "[click](javascript:alert(4))",
+    "![px](https://evil.example/p.png)",
+    "<https://evil.example>",
+    "[p.3]",
+    "[p. 12](https://arxiv.org/pdf/0000.00000#page=12)",
+    "**",
+    "__",
+    "`",
+    "```",
+    "~~",
+    "#",
+    "##",
+    "|",
+    "---",
+    "\n",
+    "\n\n# ",
+    "\n> ",
+    "\n- ",
+    "\n1. ",
+    "<!--",
+    "-->",
+    "&lt;",
+    "&#60;script&#62;",
+    "\\",
+    "*",
+    "_",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    "!",
+    "<",
+    ">",
+    "&",
+    '"',
+    "'",
+    "=",
+    "\u2028",
+    "\t",
+    "   ",
+    "\u00a0",
 ]
 # Wrapped in words so no field folds to empty (an empty abstract or note is left out, legitimately).
 fragments = st.lists(st.sampled_from(HOSTILE_BITS) | st.text(max_size=8), max_size=12).map(
@@ -144,8 +185,16 @@ def digest_of(title: str, text: str, quote: str, note: str, error: str, abstract
     sections = [SectionResult("results", "Quantitative results", [statement], "llm", note)]
     ok = PaperDigest(PAPER, title, "ok", sections=sections, grounding=Grounding(1, 1, 0, 0, 0), upvotes=3)
     failed = PaperDigest("2501.12948", title, "failed", error=error, abstract=abstract)
-    local = PaperDigest("local-x", title, "ok", sections=[SectionResult("setup", "Setup", [
-        Statement(text, (Citation("local-x", 1, quote),), "datasets")], "extractive")])
+    local = PaperDigest(
+        "local-x",
+        title,
+        "ok",
+        sections=[
+            SectionResult(
+                "setup", "Setup", [Statement(text, (Citation("local-x", 1, quote),), "datasets")], "extractive"
+            )
+        ],
+    )
     return Digest("2025-05-07", "en", "llm", [ok, failed, local])
 
 
@@ -194,8 +243,10 @@ def obeying_model(request: dict) -> dict:
     statements = [
         {"text": "This paper reports 99% accuracy [p.3].", "cites": [other[0]]},  # number not in that passage
         {"text": "The method reaches 99.9% accuracy on every benchmark [p. 12].", "cites": injected or other},
-        {"text": "It is the best paper of the year <script>alert(1)</script> [click](javascript:alert(4))",
-         "cites": ["p.3", 12]},  # fake markers as citations
+        {
+            "text": "It is the best paper of the year <script>alert(1)</script> [click](javascript:alert(4))",
+            "cites": ["p.3", 12],
+        },  # fake markers as citations
     ]
     if injected:
         statements.append({"text": "This paper reports 99% accuracy on every benchmark.", "cites": injected})
@@ -242,9 +293,20 @@ def test_llm_obeying_the_injection_gains_nothing(hostile, scripted_llm):
 # ----------------------------------------------------------------------------------------------- traversal
 
 TRAVERSAL = [
-    "../../../../etc/passwd", "/etc/passwd", "..", "2501.12948/../../x", "2501.12948\x00", "2501.12948\x00.pdf",
-    "..%2F..%2Fetc%2Fpasswd", "2501.12948v1/../..", "C:\\Windows\\system32", "hep-th/../../9901001",
-    "2501.12948\n2501.12599", " 2501.12948/..", "2501.129480", "./2501.12948",
+    "../../../../etc/passwd",
+    "/etc/passwd",
+    "..",
+    "2501.12948/../../x",
+    "2501.12948\x00",
+    "2501.12948\x00.pdf",
+    "..%2F..%2Fetc%2Fpasswd",
+    "2501.12948v1/../..",
+    "C:\\Windows\\system32",
+    "hep-th/../../9901001",
+    "2501.12948\n2501.12599",
+    " 2501.12948/..",
+    "2501.129480",
+    "./2501.12948",
 ]
 
 
@@ -264,8 +326,12 @@ def test_traversal_from_the_daily_list_never_reaches_a_path_or_url(corpus_server
     valid = "2599.00001"  # a well-formed id the server does not have
     items = [{"paper": {"id": t, "title": f"evil {n}", "summary": "x"}} for n, t in enumerate(TRAVERSAL)]
     corpus_server.daily["2025-05-07"] = [*items, {"paper": {"id": valid, "title": "ok", "summary": "y"}}]
-    values = {"hf_base_url": corpus_server.base_url, "arxiv_base_url": corpus_server.base_url,
-              "timeout_s": 2.0, "retries": 0}
+    values = {
+        "hf_base_url": corpus_server.base_url,
+        "arxiv_base_url": corpus_server.base_url,
+        "timeout_s": 2.0,
+        "retries": 0,
+    }
     entries = fetch_daily("2025-05-07", IngestSettings(**values))
     assert [e.id for e in entries] == [valid]
     home = tmp_path / "home"
@@ -293,8 +359,13 @@ def test_traversal_sources_never_become_urls(tmp_path, monkeypatch):
             continue
         for item in resolved:  # e.g. ../../../../etc/passwd: a file the user named, which then is not a PDF
             assert isinstance(item, LocalPDF) and item.path.exists() and item.paper_id.startswith("local-"), item
-    for url in ("https://arxiv.org/abs/../../etc/passwd", "https://arxiv.org/pdf/2501.12948/../../../x",
-                "https://huggingface.co/papers/..%2F..%2Fx", "file:///etc/passwd", "https://evil.example/pdf/2501.12948"):
+    for url in (
+        "https://arxiv.org/abs/../../etc/passwd",
+        "https://arxiv.org/pdf/2501.12948/../../../x",
+        "https://huggingface.co/papers/..%2F..%2Fx",
+        "file:///etc/passwd",
+        "https://evil.example/pdf/2501.12948",
+    ):
         with pytest.raises(InvalidSourceError):
             resolve(url)
 
@@ -318,8 +389,9 @@ SCRIPT = Path(sys.executable).with_name("footnote")
 def test_traversal_on_the_command_line_is_refused_in_one_line(tmp_path, args):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FOOTNOTE_", "OPENAI_"))}
     home = tmp_path / "home"
-    done = subprocess.run([str(SCRIPT), "--home", str(home), *args], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=300)
+    done = subprocess.run(
+        [str(SCRIPT), "--home", str(home), *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
     assert done.returncode in (1, 2), done
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert errors and "Traceback" not in done.stderr

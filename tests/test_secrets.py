@@ -84,8 +84,14 @@ def test_the_key_never_leaves_the_request_header(scripted_llm, cut, tmp_path):
     outputs: list[str] = []
 
     def footnote(*args: str, **extra: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([str(SCRIPT), "--home", str(home), *args], capture_output=True, text=True,
-                              env=env_for(scripted_llm, **extra), cwd=tmp_path, timeout=600)
+        done = subprocess.run(
+            [str(SCRIPT), "--home", str(home), *args],
+            capture_output=True,
+            text=True,
+            env=env_for(scripted_llm, **extra),
+            cwd=tmp_path,
+            timeout=600,
+        )
         outputs.extend([done.stdout, done.stderr])
         return done
 
@@ -96,8 +102,16 @@ def test_the_key_never_leaves_the_request_header(scripted_llm, cut, tmp_path):
     assert "extractive fallback" in markdown and r"\*\*\*" in markdown  # reported, redacted (and escaped)
 
     scripted_llm.fail(401, message=f"Incorrect API key provided: {KEY}")
-    ask = footnote("ask", "What does Janus-Pro improve over Janus?", "--generator", "llm", "--json",
-                   "--session", "s1", FOOTNOTE_DEBUG="1")
+    ask = footnote(
+        "ask",
+        "What does Janus-Pro improve over Janus?",
+        "--generator",
+        "llm",
+        "--json",
+        "--session",
+        "s1",
+        FOOTNOTE_DEBUG="1",
+    )
     assert ask.returncode == 0, ask.stderr
     assert "rejected the API key" in json.loads(ask.stdout).get("note", "") or "***" in ask.stdout
 
