@@ -154,9 +154,6 @@ def run_footnote_stages(pdfs: list[Path], home: Path) -> dict:
                 {"id": paper_id, "pages": parsed.page_count, "chunks": len(chunks), "tokens": sum(counts), **times}
             )
     archive.close()
-
-    import torch
-
     total_s = time.perf_counter() - t0
     return {
         "papers": len(per_paper),
@@ -167,7 +164,7 @@ def run_footnote_stages(pdfs: list[Path], home: Path) -> dict:
         "stage_s": seconds,
         "total_s": total_s,
         "peak_rss_mib": peak_rss_mib(),
-        "torch_threads": torch.get_num_threads(),
+        "embedder": embedder.name,
         "settings": {
             "chunk_tokens": settings.ingest.chunk_tokens,
             "chunk_overlap": settings.ingest.chunk_overlap,
@@ -361,7 +358,7 @@ def render(figures: dict) -> str:
         s = st["settings"]
         lines.append(
             f"  settings: chunk_tokens={s['chunk_tokens']} overlap={s['chunk_overlap']} "
-            f"batch={s['embedding_batch']} model={s['embedding_model']} torch threads={st['torch_threads']}"
+            f"batch={s['embedding_batch']} embedder={st['embedder']}"
         )
         work = sum(st["stage_s"].values())
         lines.append(f"  {'setup':<7}{st['setup_s']:8.2f} s          imports, model load, Chroma open")
