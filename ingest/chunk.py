@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
+import importlib.util
 import os
 import re
+import sys
+import types
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -22,20 +26,42 @@ _MIN_SECTION_CHARS = 40  # a section that is only its heading makes no chunk
 @functools.cache
 def sentence_tokenizer():
     """NLTK's Punkt sentence splitter, from the data that llama-index-core ships (no download)."""
-    import importlib.util
-
-    import nltk
-
     # Only llama-index-core's folder is needed, not the package: importing it costs a second per process.
     spec = importlib.util.find_spec("llama_index.core")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("llama-index-core is not installed (its NLTK data splits sentences)")
     cache = os.path.join(next(iter(spec.submodule_search_locations)), "_static", "nltk_cache")
-    if cache not in nltk.data.path:
-        nltk.data.path.insert(0, cache)
-    from nltk.tokenize import PunktTokenizer
+    with _nltk_without_init():
+        from nltk.data import path
+        from nltk.tokenize.punkt import PunktTokenizer
 
-    return PunktTokenizer("english")
+        if cache not in path:
+            path.insert(0, cache)
+        return PunktTokenizer("english")
+
+
+@contextlib.contextmanager
+def _nltk_without_init():
+    """NLTK's modules without running ``nltk/__init__.py``, which imports all of NLTK, scipy.stats among it
+    (1-2 s here; Punkt needs 0.2 s of it). Within the block ``nltk`` is a bare package whose submodules import
+    as usual; after it, they leave ``sys.modules`` again (the objects made from them keep working), so that
+    whoever imports ``nltk`` later gets the whole package, initialised as usual. If NLTK is already imported,
+    it is used as it is."""
+    if "nltk" in sys.modules:
+        yield
+        return
+    spec = importlib.util.find_spec("nltk")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("nltk is not installed (its Punkt model splits sentences)")
+    bare = types.ModuleType("nltk")
+    bare.__path__ = list(spec.submodule_search_locations)
+    bare.__file__ = spec.origin
+    sys.modules["nltk"] = bare
+    try:
+        yield
+    finally:
+        for name in [m for m in sys.modules if m == "nltk" or m.startswith("nltk.")]:
+            del sys.modules[name]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -223,3 +225,26 @@ def test_a_catalog_from_before_sentence_spans_is_upgraded_and_split_on_read(tmp_
         assert chunk.sentences is None and chunk.text == "One. Two is here."
     finally:
         catalog.close()
+
+
+SPLIT = (
+    "from ingest.chunk import sentence_tokenizer; "
+    "spans = list(sentence_tokenizer().span_tokenize('MoBA is fast. Table 2 shows a 6.5x speedup. It scales.')); "
+)
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+
+
+def test_punkt_loads_without_importing_all_of_nltk():
+    """Punkt's modules only: nltk/__init__.py would import scipy.stats and most of NLTK (seconds per ingest)."""
+    done = _python(SPLIT + "import sys; print(spans, 'nltk.collocations' in sys.modules, 'scipy.stats' in sys.modules)")
+    assert done.stdout.split() == ["[(0,", "13),", "(14,", "43),", "(44,", "54)]", "False", "False"]
+
+
+def test_nltk_imported_later_or_earlier_is_the_whole_package():
+    later = _python(SPLIT + "import nltk; print(spans == [(0, 13), (14, 43), (44, 54)], callable(nltk.word_tokenize))")
+    assert later.stdout.split() == ["True", "True"]
+    earlier = _python("import nltk; " + SPLIT + "print(spans == [(0, 13), (14, 43), (44, 54)])")
+    assert earlier.stdout.split() == ["True"]
