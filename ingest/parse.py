@@ -11,14 +11,29 @@ PDF outline when it has one and from the shape of short blocks otherwise.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import pymupdf
-
 from footnote.errors import PDFError
+
+# PyMuPDF 2 imports two companion packages with itself: pymupdf_layout, which loads an ONNX layout model for
+# Page.get_layout, and pymupdf4llm, for its to_markdown helpers; with onnxruntime they cost 0.4-0.6 s per process,
+# and footnote calls neither. While pymupdf is imported here, None entries make those imports fail, which pymupdf
+# catches and goes on without them; the text it extracts is the same (checked on the corpus). Afterwards the
+# entries go, so code that imports either package itself later gets it. A process that already has pymupdf keeps
+# what it has.
+_SKIPPED = [] if "pymupdf" in sys.modules else [n for n in ("pymupdf.layout", "pymupdf4llm") if n not in sys.modules]
+sys.modules.update(dict.fromkeys(_SKIPPED))
+try:
+    import pymupdf
+finally:
+    for _name in _SKIPPED:
+        if sys.modules.get(_name, 0) is None:
+            del sys.modules[_name]
+
 
 # Dehyphenate line ends, expand ligatures (no PRESERVE_LIGATURES), clip to the page box.
 TEXT_FLAGS = pymupdf.TEXT_DEHYPHENATE | pymupdf.TEXT_MEDIABOX_CLIP

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
+import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -304,3 +306,15 @@ def test_path_source_is_read_from_disk(tmp_path: Path):
     missing = tmp_path / "gone.pdf"
     with pytest.raises(OSError):
         parse_pdf(missing)
+
+
+def test_pymupdfs_companion_packages_are_not_loaded_with_it():
+    """pymupdf_layout (an ONNX layout model) and pymupdf4llm come with PyMuPDF 2; parsing needs neither, and a
+    later import of either still works."""
+    code = (
+        "import sys; import ingest.parse, pymupdf; "
+        "print(sorted(m for m in ('onnxruntime', 'pymupdf.layout', 'pymupdf4llm') if sys.modules.get(m)), "
+        "pymupdf._get_layout is None); import pymupdf4llm; print(pymupdf4llm.__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["[]", "True", "pymupdf4llm"]
