@@ -41,6 +41,13 @@ class IngestSettings(BaseSettings):
         200, ge=32, le=2048, description="Target chunk size in tokens (the default embedder reads 256)."
     )
     chunk_overlap: int = Field(30, ge=0, description="Token overlap between neighbouring chunks of one section.")
+    parse_ahead: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Papers parsed and chunked ahead of the embedder, on a second thread; those parsed by the time "
+        "it is free are embedded in one call. 1 embeds paper by paper and keeps the least in memory.",
+    )
 
 
 class IndexSettings(BaseSettings):

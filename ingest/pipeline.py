@@ -211,7 +211,8 @@ def _ingest_local(
     it, so on two cores the two halves overlap. The papers already parsed when the embedder gets to them are
     embedded in one call: sorted by length together, batches pad less and the runtime's streams idle less at
     the end than paper by paper (about 10-30% more chunks/s on the corpus). Only the main thread touches the
-    archive, storing the papers one by one in their order, and at most PREFETCH parsed papers wait in memory."""
+    archive, storing the papers one by one in their order, and at most `ingest.parse_ahead` parsed papers
+    wait in memory."""
     settings = archive.settings.ingest
     embedder = archive.embedder
     queue: deque[_Job] = deque()
@@ -219,7 +220,7 @@ def _ingest_local(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="footnote-parse") as parser:
 
         def fill() -> None:
-            while len(queue) < PREFETCH:
+            while len(queue) < settings.parse_ahead:
                 nxt = next(todo, None)
                 if nxt is None:
                     return
@@ -252,9 +253,6 @@ def _ingest_local(
                 if vecs is not None:
                     with _failures(job.item, report, progress, archive):
                         _store(job, doc, chunks, vecs, archive, report, progress)
-
-
-PREFETCH = 4  # parsed papers kept ahead of the embedder
 
 
 def _parse_and_chunk(item: Source, data: bytes, settings, count_tokens) -> tuple:
