@@ -72,6 +72,12 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+generator_option = click.option(
+    "--generator",
+    type=click.Choice(["extractive", "llm"]),
+    default=None,
+    help="Default: llm when an endpoint is configured, else extractive.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -156,12 +162,7 @@ def papers(ctx: Context, as_json: bool) -> None:
     help="The SOURCE arguments (PDF paths, directories, arXiv ids) make up the day, not the HF list.",
 )
 @click.option("--lang", type=click.Choice(["ko", "en"]), default="ko", show_default=True, help="Digest language.")
-@click.option(
-    "--generator",
-    type=click.Choice(["extractive", "llm"]),
-    default=None,
-    help="Default: llm when an endpoint is configured, else extractive.",
-)
+@generator_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -243,12 +244,7 @@ def _ask_once(ctx: Context, question: str, session_name: str | None, *, k, paper
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only papers filed on or after this date.")
 @click.option("--until", default=None, metavar="YYYY-MM-DD", help="Only papers filed on or before this date.")
 @click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve (default qa.k).")
-@click.option(
-    "--generator",
-    type=click.Choice(["extractive", "llm"]),
-    default=None,
-    help="Default: llm when an endpoint is configured, else extractive.",
-)
+@generator_option
 @click.option(
     "--session",
     "session_name",
@@ -285,12 +281,7 @@ def ask(
 
 @cli.command()
 @click.option("--session", "session_name", default=None, metavar="NAME", help="Session name (default: chat).")
-@click.option(
-    "--generator",
-    type=click.Choice(["extractive", "llm"]),
-    default=None,
-    help="Default: llm when an endpoint is configured, else extractive.",
-)
+@generator_option
 @pass_ctx
 @handle_errors
 def chat(ctx: Context, session_name: str | None, generator: str | None) -> None:
