@@ -9,6 +9,7 @@ import importlib.util
 import os
 import re
 import sys
+import threading
 import types
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -23,9 +24,17 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 _MIN_SECTION_CHARS = 40  # a section that is only its heading makes no chunk
 
 
+_PUNKT_LOCK = threading.Lock()
+
+
 @functools.cache
 def sentence_tokenizer():
     """NLTK's Punkt sentence splitter, from the data that llama-index-core ships (no download)."""
+    with _PUNKT_LOCK:  # two threads asking first load one after the other, each with sys.modules to itself
+        return _load_punkt()
+
+
+def _load_punkt():
     # Only llama-index-core's folder is needed, not the package: importing it costs a second per process.
     spec = importlib.util.find_spec("llama_index.core")
     if spec is None or not spec.submodule_search_locations:

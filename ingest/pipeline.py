@@ -237,22 +237,26 @@ def _ingest_local(
                     work = parser.submit(_parse_and_chunk, item, data, settings, embedder.count_tokens)
                     queue.append(_Job(item, sha, entry, day, work))
 
-        fill()
-        while queue:
-            group = [queue.popleft()]
-            wait([group[0].work])  # this one parsed; the others already parsed join it
-            while queue and queue[0].work.done():
-                group.append(queue.popleft())
-            fill()  # the parser goes on with the next papers while these are embedded
-            parsed: list[tuple[_Job, object, list]] = []
-            for job in group:
-                with _failures(job.item, report, progress, archive):
-                    parsed.append((job, *job.work.result()))
-            vectors = _embed_group(parsed, archive, report, progress)
-            for (job, doc, chunks), vecs in zip(parsed, vectors, strict=True):
-                if vecs is not None:
+        try:
+            fill()
+            while queue:
+                group = [queue.popleft()]
+                wait([group[0].work])  # this one parsed; the others already parsed join it
+                while queue and queue[0].work.done():
+                    group.append(queue.popleft())
+                fill()  # the parser goes on with the next papers while these are embedded
+                parsed: list[tuple[_Job, object, list]] = []
+                for job in group:
                     with _failures(job.item, report, progress, archive):
-                        _store(job, doc, chunks, vecs, archive, report, progress)
+                        parsed.append((job, *job.work.result()))
+                vectors = _embed_group(parsed, archive, report, progress)
+                for (job, doc, chunks), vecs in zip(parsed, vectors, strict=True):
+                    if vecs is not None:
+                        with _failures(job.item, report, progress, archive):
+                            _store(job, doc, chunks, vecs, archive, report, progress)
+        finally:  # interrupted (Ctrl-C, a lost store): papers not yet parsed are not parsed for nothing
+            for job in queue:
+                job.work.cancel()
 
 
 def _parse_and_chunk(item: Source, data: bytes, settings, count_tokens) -> tuple:
