@@ -46,7 +46,8 @@ class IngestSettings(BaseSettings):
         ge=1,
         le=64,
         description="Papers parsed and chunked ahead of the embedder, on a second thread; those parsed by the time "
-        "it is free are embedded in one call. 1 embeds paper by paper and keeps the least in memory.",
+        "it is free are embedded in one call (so up to about twice this many papers are in memory). 1 embeds "
+        "paper by paper and keeps the least in memory.",
     )
 
 

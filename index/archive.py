@@ -23,7 +23,7 @@ from footnote.errors import ArchiveLockedError, EmbeddingModelMismatchError
 from footnote.settings import Settings
 from footnote.types import Chunk, Paper
 from index.catalog import Catalog, PaperRecord
-from index.embed import Embedder, default_embedder, resolve_model_path
+from index.embed import BACKENDS, Embedder, default_embedder, resolve_model_path
 from index.store import ChromaStore, VectorStore
 
 EMBEDDING_MODEL_KEY = "embedding_model"
@@ -31,7 +31,8 @@ EMBEDDING_MODEL_KEY = "embedding_model"
 
 def model_of(embedder_name: str) -> str:
     """The model of an embedder's name, without the backend ("bundled:all-MiniLM-L6-v2#openvino")."""
-    return embedder_name.split("#", 1)[0]
+    model, _, backend = embedder_name.rpartition("#")
+    return model if model and backend in BACKENDS else embedder_name
 
 
 class Archive:
@@ -55,13 +56,16 @@ class Archive:
 
     def check_embedder(self) -> None:
         """Refuse to mix vectors of two embedding models: the model that made the archive's vectors (recorded
-        with the first paper) must be the configured one. Backends of one model (openvino, onnx, torch) make
-        vectors close enough to mix (see index.embed)."""
+        with its first paper) must be the configured one. Backends of one model (openvino, onnx, torch) make
+        vectors close enough to mix (see index.embed). A home that records no model (empty, or made before
+        models were recorded) is not checked, and is checked again next time."""
         if self._embedder_checked:
             return
         built = self.catalog.meta(EMBEDDING_MODEL_KEY)
+        if built is None:
+            return
         current = model_of(self.embedder.name)
-        if built is not None and built != current and resolve_model_path(built) != resolve_model_path(current):
+        if built != current and resolve_model_path(built) != resolve_model_path(current):
             raise EmbeddingModelMismatchError(
                 f"{self.home}: this archive's vectors were made by the embedding model {built!r}, but "
                 f"{current!r} is configured (FOOTNOTE_EMBEDDING_MODEL); use {built!r} with this home, or a "
@@ -133,12 +137,15 @@ class Archive:
     ) -> None:
         """Write one paper (replacing any earlier version) with the crash-safe protocol above."""
         self.check_embedder()
-        if self.catalog.meta(EMBEDDING_MODEL_KEY) is None:
-            self.catalog.set_meta(EMBEDDING_MODEL_KEY, model_of(self.embedder.name))
+        # The first paper of an empty home records the model, once it is written. (A home made before models
+        # were recorded holds papers and no record: which model made them is unknown, so none is recorded.)
+        first = self.catalog.meta(EMBEDDING_MODEL_KEY) is None and not self.catalog.papers(complete_only=False)
         self.catalog.begin_paper(paper, published)
         self.store.delete_paper(paper.id)
         self.store.upsert(chunks, vectors)
         self.catalog.complete_paper(paper.id, pages, chunks, sections)
+        if first:
+            self.catalog.set_meta(EMBEDDING_MODEL_KEY, model_of(self.embedder.name))
 
     def pending(self) -> list[PaperRecord]:
         """Papers a crashed ingest left unfinished (their source and metadata, to redo them)."""

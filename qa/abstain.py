@@ -48,11 +48,13 @@ _STOP = _words(
 )
 _TOKEN = re.compile(r"[A-Za-z0-9][\w&.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
 _WH = re.compile(r"\b(?:how\s+many|how\s+much|which|what)\s+(.*)", re.IGNORECASE | re.DOTALL)
-# Where the focus ends: the verb or preposition after the noun ("which encoder *does* ...").
+# Where the focus ends: the verb or preposition after the noun ("which encoder *does* ..."), or a word that shows
+# there is no noun ("what *else* ...", "what *happens* ...").
 _FOCUS_END = _words(
     "does do did is are was were has have had can could will would should may might must to of in on at for from by "
     "with under over about into than as that when where against across per lets let allows allow enables enable "
-    "helps help makes make causes cause leads lead"
+    "helps help makes make causes cause leads lead else exactly really actually specifically precisely happens happen "
+    "happened occurs occur occurred"
 )
 # Focus words that say what form the answer takes, not what it is about ("what fraction", "which problems").
 _FOCUS_GENERIC = _words(

@@ -26,6 +26,9 @@ from qa.abstain import focus, names
         ("Which problems does DeepSeek-R1-Zero suffer from?", []),
         # no noun after the question word
         ("What is the speedup of MoBA?", []),
+        ("What exactly is MoBA?", []),
+        ("What happens when MoBA is applied to 1M tokens?", []),
+        ("What else does Janus-Pro improve besides generation?", []),
         ("Why does RL help?", []),
         ("", []),
     ],

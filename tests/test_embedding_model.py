@@ -10,7 +10,7 @@ import pytest
 
 from footnote.errors import EmbeddingModelMismatchError
 from footnote.settings import Settings
-from index.archive import Archive
+from index.archive import Archive, model_of
 from index.embed import BUNDLED, resolve_model_path
 from index.retrieve import Query, Retriever
 from ingest.pipeline import ingest
@@ -67,3 +67,29 @@ def test_another_model_is_refused_for_ingest_and_nothing_is_written(home, other_
     archive = Archive(Settings(home=home))
     assert [p.id for p in archive.catalog.papers()] == ["2505.00212"]
     assert archive.catalog.meta("embedding_model") == BUNDLED
+
+
+def test_a_home_from_before_models_were_recorded_is_not_locked_to_the_next_one(tmp_path, other_model, paper_pdf):
+    """Which model made its vectors is unknown, so a later ingest with another model records nothing either."""
+    home = tmp_path / "old"
+    archive = Archive(Settings(home=home))
+    assert ingest([str(paper_pdf("2505.00212"))], archive).ingested == ["2505.00212"]
+    archive.catalog._db.execute("DELETE FROM meta")  # as a home made before this record existed
+    archive.close()
+    later = Archive(Settings(home=home, index={"embedding_model": other_model}))
+    assert ingest([str(paper_pdf("2504.21801"))], later).ingested == ["2504.21801"]
+    assert later.catalog.meta("embedding_model") is None
+    assert Retriever(Archive(Settings(home=home))).search(Query("failure attribution", k=3))
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("bundled:all-MiniLM-L6-v2#openvino", "bundled:all-MiniLM-L6-v2"),
+        ("bundled:all-MiniLM-L6-v2", "bundled:all-MiniLM-L6-v2"),
+        ("/models/a#b/minilm#onnx-int8", "/models/a#b/minilm"),
+        ("/models/a#b/minilm", "/models/a#b/minilm"),
+    ],
+)
+def test_model_of_drops_only_a_backend_suffix(name, model):
+    assert model_of(name) == model
