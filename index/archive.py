@@ -139,7 +139,7 @@ class Archive:
         self.check_embedder()
         # The first paper of an empty home records the model, once it is written. (A home made before models
         # were recorded holds papers and no record: which model made them is unknown, so none is recorded.)
-        first = self.catalog.meta(EMBEDDING_MODEL_KEY) is None and not self.catalog.papers(complete_only=False)
+        first = self.catalog.meta(EMBEDDING_MODEL_KEY) is None and not self.catalog.has_papers()
         self.catalog.begin_paper(paper, published)
         self.store.delete_paper(paper.id)
         self.store.upsert(chunks, vectors)

@@ -266,6 +266,10 @@ class Catalog:
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?", (key, value, value)
         )
 
+    def has_papers(self) -> bool:
+        """Whether any paper, complete or pending, is in the catalog."""
+        return self._db.execute("SELECT 1 FROM papers LIMIT 1").fetchone() is not None
+
     def chunk_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
