@@ -230,14 +230,6 @@ def _print_answer(answer, as_json: bool) -> None:
     answer_text(answer)
 
 
-def _ask_once(ctx: Context, question: str, session_name: str | None, *, k, paper_ids, since, until, llm):
-    from qa.session import ask_in_session
-
-    return ask_in_session(
-        ctx.archive, question, session_name, k=k, paper_ids=paper_ids, since=since, until=until, llm=llm
-    )
-
-
 @cli.command()
 @click.argument("question")
 @click.option("--paper", "paper_ids", multiple=True, metavar="ID", help="Only these papers (repeatable).")
@@ -268,13 +260,14 @@ def ask(
 ) -> None:
     """Answer a question across the archive, every statement cited; or say it is not found."""
     from ingest.ids import parse_date
+    from qa.session import ask_in_session
 
     for day in (since, until):
         if day:
             parse_date(day)
     llm = _llm_client(ctx, generator)
-    answer = _ask_once(
-        ctx, question, session_name, k=k, paper_ids=list(paper_ids) or None, since=since, until=until, llm=llm
+    answer = ask_in_session(
+        ctx.archive, question, session_name, k=k, paper_ids=list(paper_ids) or None, since=since, until=until, llm=llm
     )
     _print_answer(answer, as_json)
 
@@ -286,6 +279,8 @@ def ask(
 @handle_errors
 def chat(ctx: Context, session_name: str | None, generator: str | None) -> None:
     """Ask questions interactively; follow-ups use the earlier turns (Ctrl-D to leave)."""
+    from qa.session import ask_in_session
+
     try:
         import readline
     except ImportError:  # pragma: no cover - readline is missing on some platforms
@@ -305,7 +300,7 @@ def chat(ctx: Context, session_name: str | None, generator: str | None) -> None:
             if not question:
                 continue
             try:
-                answer = _ask_once(ctx, question, name, k=None, paper_ids=None, since=None, until=None, llm=llm)
+                answer = ask_in_session(ctx.archive, question, name, llm=llm)
             except FootnoteError as exc:
                 click.echo(f"error: {exc}", err=True)
                 continue

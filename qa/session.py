@@ -105,12 +105,11 @@ def ask_in_session(
     """`ask`, as one turn of the named conversation (stored under HOME/sessions/) when a name is given."""
     from qa.ask import ask
 
-    home = Path(archive.settings.home)
-    session = load(home, session_name) if session_name else None
+    session = load(archive.home, session_name) if session_name else None
     query = standalone_query(question, session, llm)
     answer = ask(archive, question, query=query, k=k, paper_ids=paper_ids, since=since, until=until, llm=llm)
     if session is not None:
         papers = sorted({c.paper_id for s in answer.statements for c in s.citations})
         session.turns.append(Turn(question, query, answer.text, papers))
-        save(home, session)
+        save(archive.home, session)
     return answer
