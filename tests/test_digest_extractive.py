@@ -91,29 +91,22 @@ def test_write_digest_files(digests, tmp_path):
     assert not [p for p in md_path.parent.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
-def test_cli_digest_json(small_home, paper_pdf, tmp_path):
-    """The command from the issue, on a home that already holds the papers."""
-    out = tmp_path / "d.md"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "footnote.cli",
-            "--home",
-            str(small_home),
-            "digest",
-            "2025-05-07",
-            "--papers",
-            str(paper_pdf("2504.21798")),
-            str(paper_pdf("2505.00212")),
-            "--json",
-            "--out",
-            str(out),
-        ],
+def run_digest_cli(home, sources, out) -> subprocess.CompletedProcess:
+    """`footnote digest 2025-05-07 --papers SOURCE... --json --out OUT` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "footnote.cli", "--home", str(home), "digest", "2025-05-07", "--papers"]
+        + [str(s) for s in sources]
+        + ["--json", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_cli_digest_json(small_home, paper_pdf, tmp_path):
+    """The command from the issue, on a home that already holds the papers."""
+    out = tmp_path / "d.md"
+    proc = run_digest_cli(small_home, [paper_pdf("2504.21798"), paper_pdf("2505.00212")], out)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert [p["id"] for p in doc["papers"]] == ["2504.21798", "2505.00212"]
@@ -125,26 +118,7 @@ def test_cli_digest_json(small_home, paper_pdf, tmp_path):
 def test_cli_digest_reports_bad_sources(small_home, paper_pdf, tmp_path):
     html = tmp_path / "page.pdf"
     html.write_text("<html><body>Not a PDF</body></html>")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "footnote.cli",
-            "--home",
-            str(small_home),
-            "digest",
-            "2025-05-07",
-            "--papers",
-            str(paper_pdf("2505.00212")),
-            str(html),
-            "--json",
-            "--out",
-            str(tmp_path / "x.md"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_digest_cli(small_home, [paper_pdf("2505.00212"), html], tmp_path / "x.md")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     failed = [p for p in doc["papers"] if p["status"] == "failed"]
