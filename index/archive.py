@@ -97,6 +97,7 @@ class Archive:
         path = self.home / "ingest.lock"
         with open(path, "a+") as fh:
             deadline = time.monotonic() + wait_s
+            unnamed = 0
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -104,7 +105,14 @@ class Archive:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         fh.seek(0)
-                        holder = fh.read().strip() or "?"
+                        holder = fh.read().strip()
+                        # The holder writes its pid just after taking the lock and clears it just before
+                        # letting go: an empty file is one of those two moments, so look again shortly.
+                        if not holder and unnamed < 40:
+                            unnamed += 1
+                            time.sleep(0.025)
+                            continue
+                        holder = holder or "?"
                         raise ArchiveLockedError(
                             f"{self.home}: another footnote process (pid {holder}) is writing this archive; "
                             "try again when it has finished"
