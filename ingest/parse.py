@@ -6,6 +6,11 @@ for two-column LaTeX papers is column by column), with line ends dehyphenated ex
 page. Running headers, footers, bare page numbers, the arXiv margin stamp and invisible (sub-1pt)
 text are dropped; tables and captions are kept. Headings come from the
 PDF outline when it has one and from the shape of short blocks otherwise.
+
+Speed: reading a page's text into MuPDF (its TextPage) is most of the cost and cannot be cut;
+of the rest, PyMuPDF's "dict" output, a Python dict per span, is the dearest. Most pages are read
+from the much cheaper "blocks" output instead, which gives the same blocks whenever a page has no
+sub-1pt text and no line that "dict" would drop (see ``_blocks_are_exact``).
 """
 
 from __future__ import annotations
@@ -41,12 +46,12 @@ TEXT_FLAGS = pymupdf.TEXT_DEHYPHENATE | pymupdf.TEXT_MEDIABOX_CLIP
 # Control characters (C0 but tab/newline, DEL, C1), lone surrogates, private-use characters of the
 # BMP and of planes 15-16, and the replacement character.
 _JUNK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]")
-_SPACE = re.compile(r"\s+")
 
 
 def clean(text: str) -> str:
     """Drop control, surrogate and private-use characters; fold whitespace to single spaces."""
-    return _SPACE.sub(" ", _JUNK.sub("", unicodedata.normalize("NFC", text))).strip()
+    # str.split() splits on exactly the characters regex \s matches, and is twice as fast here.
+    return " ".join(_JUNK.sub("", unicodedata.normalize("NFC", text)).split())
 
 
 @dataclass(frozen=True)
@@ -155,10 +160,59 @@ def _dehyphenate(lines: list[str]) -> list[str]:
 
 _INVISIBLE_PT = 1.0  # spans set smaller than this are hidden payloads (e.g. LaTeXiT's base64 source)
 
+# MuPDF's HTML export of a TextPage states the font size of every run of characters (one decimal),
+# writes a newline character as "&#xa;" and opens a <p> for every line. A size not plainly 1.1pt or
+# more may be sub-1pt text (LaTeXiT writes its payload at ~3e-7pt).
+_SMALL_SIZE = re.compile(r"font-size:(?!(?:[2-9]|[1-9]\d+)\.\dpt|1\.[1-9]pt)")
+_HTML_LINE = "<p style="
+
+
+def _blocks_are_exact(textpage: pymupdf.TextPage, blocks: list[tuple]) -> bool:
+    r"""Whether ``extractBLOCKS`` gives this page the blocks that ``extractDICT`` would.
+
+    "blocks" writes each block's characters with every line that has a non-empty box ended by
+    "\n". Beyond the sub-1pt spans dropped here, "dict" leaves out lines with an empty box (the
+    zero-height characters of LaTeXiT's payload) and lines outside the page box. So "blocks" does
+    if no character is under 1pt, none is itself a newline (a false line end), every line of the
+    page was ended by "\n" (no empty boxes) and every block lies inside the page box. The HTML
+    export tells sizes and lines for a fifth of what "dict" costs. One case stays unseen: "dict"
+    also drops a line-final run of zero-width characters set in a font or size of its own, which
+    "blocks" keeps, as ``get_text("text")`` does; the corpus has none.
+    """
+    html = textpage.extractHTML()
+    if _SMALL_SIZE.search(html) or "&#xa;" in html:
+        return False
+    if sum(text.count("\n") for *_, text, _n, _kind in blocks) != html.count(_HTML_LINE):
+        return False
+    box = textpage.rect
+    return all(box.x0 < x0 and box.y0 < y0 and x1 < box.x1 and y1 < box.y1 for x0, y0, x1, y1, *_ in blocks)
+
 
 def _page_blocks(page: pymupdf.Page, pno: int) -> list[_Block]:
+    """A page's text blocks: from "blocks" where that is exact, else from "dict"."""
+    textpage = page.get_textpage(flags=TEXT_FLAGS)  # MuPDF reads the page once, for either output
+    try:
+        blocks = textpage.extractBLOCKS()
+        exact = _blocks_are_exact(textpage, blocks)
+    except Exception:  # the fast path failing is no reason to lose a page "dict" may read
+        exact = False
+    if not exact:
+        return _dict_blocks(textpage, pno)
     out = []
-    for block in page.get_text("dict", flags=TEXT_FLAGS)["blocks"]:
+    for _x0, y0, x1, y1, text, _n, kind in blocks:
+        # Every line ends in "\n", so dropping each "-\n" is _dehyphenate's join (and takes a last
+        # line's hyphen); clean() then folds the other line ends into the single spaces that
+        # joining the cleaned lines with " " gives.
+        joined = clean(text.replace("-\n", "")) if kind == 0 else ""
+        if joined:
+            out.append(_Block(pno, y0, y1, x1, joined))
+    return out
+
+
+def _dict_blocks(textpage: pymupdf.TextPage, pno: int) -> list[_Block]:
+    """A page's blocks from PyMuPDF's span-level "dict", where sub-1pt spans can be dropped."""
+    out = []
+    for block in textpage.extractDICT()["blocks"]:
         if block.get("type", 0) != 0:
             continue
         raw = [
@@ -177,8 +231,11 @@ _PAGE_NUMBER = re.compile(r"^(page\s*)?[-–—(]?\s*\d{1,4}\s*[-–—)]?(\s*(o
 _ARXIV_STAMP = re.compile(r"^arXiv:\d{4}\.\d{4,5}(v\d+)?\s*\[", re.IGNORECASE)
 
 
+_DIGITS = re.compile(r"\d+")
+
+
 def _margin_key(text: str) -> str:
-    return re.sub(r"\d+", "#", text.lower())[:80]
+    return _DIGITS.sub("#", text.lower())[:80]
 
 
 def _drop_running_text(pages: list[list[_Block]], heights: list[float], widths: list[float]) -> None:
@@ -217,9 +274,12 @@ def _drop_running_text(pages: list[list[_Block]], heights: list[float], widths: 
 # ---------------------------------------------------------------- headings
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
 def _norm_title(text: str) -> str:
-    text = _NUMBERED.sub(lambda m: m.group("title"), text)
-    return re.sub(r"[^a-z0-9]+", "", text.lower())
+    text = _NUMBERED.sub(r"\g<title>", text)
+    return _NOT_ALNUM.sub("", text.lower())
 
 
 def _outline(doc: pymupdf.Document) -> dict[int, list[str]]:
@@ -236,20 +296,19 @@ def _outline(doc: pymupdf.Document) -> dict[int, list[str]]:
     return by_page
 
 
+_ABSTRACT_RUN_IN = re.compile(r"^(abstract)\s*[:.—–-]?\s", re.IGNORECASE)
+_NOT_A_TITLE = re.compile(r"\d{3,}|[=<>%]|\s\d{1,3}$|\s\d{1,2}\s[A-Z]")
+
+
 def _heading_of(block: _Block, outline: dict[int, list[str]], last_top: list[int]) -> str | None:
     """The heading text if this block is a section heading, else None."""
     text = block.text
     if len(text) > 110 or len(text.split()) > 14:
-        m = re.match(r"^(abstract)\s*[:.—–-]?\s", text, re.IGNORECASE)
-        return "Abstract" if m and block.page <= 2 else None
+        return "Abstract" if block.page <= 2 and _ABSTRACT_RUN_IN.match(text) else None
     if _NAMED.match(text) and not text.endswith((".", ",", ";")) and len(text.split()) <= 8:
         return text
     m = _NUMBERED.match(text)
-    if (
-        not m
-        or text.endswith((".", ",", ";", ":"))
-        or re.search(r"\d{3,}|[=<>%]|\s\d{1,3}$|\s\d{1,2}\s[A-Z]", m.group("title"))
-    ):
+    if not m or text.endswith((".", ",", ";", ":")) or _NOT_A_TITLE.search(m.group("title")):
         return None  # sentences, table rows, contents lines ("1 Introduction 3"), affiliations ("1 X 2 Y")
     if outline:
         key = _norm_title(text)
@@ -319,7 +378,8 @@ def _read(doc: pymupdf.Document, label: str, max_pages: int):
     for pno in range(1, page_count + 1):
         try:
             page = doc[pno - 1]
-            height, width = page.rect.height or 792.0, page.rect.width or 612.0
+            rect = page.rect
+            height, width = rect.height or 792.0, rect.width or 612.0
             blocks = _page_blocks(page, pno)
             if pno == 1:
                 big_title = _largest_text(page)

@@ -14,7 +14,7 @@ import pymupdf
 import pytest
 
 from footnote.errors import FootnoteError, PDFError
-from ingest.parse import TEXT_FLAGS, ParsedPDF, clean, parse_pdf
+from ingest.parse import TEXT_FLAGS, ParsedPDF, _blocks_are_exact, _dict_blocks, _page_blocks, clean, parse_pdf
 from tests import pdfs
 from tests.pdfs import corpus_ids, found_in_order, norm, parsed, pymupdf_pages
 
@@ -54,6 +54,23 @@ def test_page_text_is_pymupdfs_text_in_order(paper_id):
     for number, (text, page_raw) in enumerate(zip(doc.pages, pymupdf_pages(paper_id), strict=True), start=1):
         parts = [norm(line) for line in text.split("\n") if norm(line)]
         assert found_in_order(parts, norm(page_raw)), f"page {number}"
+
+
+@pytest.mark.parametrize("paper_id", ALL)
+def test_fast_blocks_path_gives_exactly_the_dict_paths_blocks(paper_id):
+    """Most pages are read from PyMuPDF's cheap "blocks" output; on every page it must give the very blocks
+    (texts and boxes) that the span-level "dict" path gives, the one that can drop sub-1pt spans."""
+    with pymupdf.open(pdfs.PAPERS / f"{paper_id}.pdf") as doc:
+        for number, page in enumerate(doc, start=1):
+            assert _page_blocks(page, number) == _dict_blocks(page.get_textpage(flags=TEXT_FLAGS), number), number
+
+
+def test_pages_with_invisible_or_dropped_lines_are_read_from_dict():
+    with pymupdf.open(pdfs.PAPERS / "2503.20783.pdf") as doc:
+        textpage = doc[6].get_textpage(flags=TEXT_FLAGS)  # LaTeXiT's 0-pt payload, in lines of its own and mixed in
+        assert not _blocks_are_exact(textpage, textpage.extractBLOCKS())
+        textpage = doc[1].get_textpage(flags=TEXT_FLAGS)  # plain text
+        assert _blocks_are_exact(textpage, textpage.extractBLOCKS())
 
 
 def test_hyphenated_line_ends_are_joined_like_pymupdf_does():
