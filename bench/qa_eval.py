@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from common import CORPUS, QUESTIONS, ingest_timed
+from common import CORPUS, HELDOUT, QUESTIONS, ingest_timed
 
 from footnote.settings import Settings
 from footnote.types import Passage
@@ -153,7 +153,8 @@ class Outcome:
     returned: list[tuple[str, int, str]] = field(default_factory=list)  # (paper, page, quote)
     abstained: bool = False
     best_dense: float | None = None
-    passages: list[Passage] = field(default_factory=list)  # ask only: what it retrieved
+    passages: list[Passage] = field(default_factory=list)  # ask only: what it retrieved (the pool it chose from)
+    judged: list[Passage] = field(default_factory=list)  # ask only: the top k of them, that abstention looks at
 
     def rank(self) -> int | None:
         """1-based rank of the first accepted citation, or None."""
@@ -175,7 +176,7 @@ def run_cite(archive: Archive, q: Question, k: int) -> Outcome:
     return Outcome(q, "cite", seconds, [(m.paper_id, m.page, m.quote) for m in matches])
 
 
-def run_ask(archive: Archive, q: Question) -> Outcome:
+def run_ask(archive: Archive, q: Question, k: int) -> Outcome:
     answer: Answer
     answer, seconds = timed(lambda: ask(archive, q.ask))
     returned: list[tuple[str, int, str]] = []
@@ -183,8 +184,9 @@ def run_ask(archive: Archive, q: Question) -> Outcome:
         for c in statement.citations:
             if all((c.paper_id, c.page) != (p, g) for p, g, _ in returned):
                 returned.append((c.paper_id, c.page, c.quote))
-    best = max((p.dense or 0.0 for p in answer.passages), default=None)
-    return Outcome(q, "ask", seconds, returned, answer.abstained, best, list(answer.passages))
+    judged = list(answer.passages[:k])
+    best = max((p.dense or 0.0 for p in judged), default=None)
+    return Outcome(q, "ask", seconds, returned, answer.abstained, best, list(answer.passages), judged)
 
 
 def warm_up(archive: Archive) -> None:
@@ -199,7 +201,7 @@ def run_all(archive: Archive, questions: Sequence[Question], k: int) -> list[Out
     for q in questions:
         if q.answerable:
             outcomes.append(run_cite(archive, q, k))
-        outcomes.append(run_ask(archive, q))
+        outcomes.append(run_ask(archive, q, k))
     print(f"ran {len(questions)} questions in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return outcomes
 
@@ -277,14 +279,15 @@ def spread(values: Sequence[float | None]) -> dict:
 
 
 def sweep(answerable: Sequence[Outcome], unanswerable: Sequence[Outcome], catalog: Catalog) -> list[dict]:
-    """Abstention at each threshold on the passages ask retrieved: by qa.ask.relevant (ask's rule: a dense match
-    at least that close, and the question's names and numbers in the top passages), and by the dense
-    similarity alone. An answer can still abstain after this when every drafted statement fails verification."""
+    """Abstention at each threshold on the top k passages ask retrieved: by qa.ask.relevant (ask's rule: a dense
+    match at least that close, and one passage mentioning the question's names, numbers and focus), and by the
+    dense similarity alone. An answer can still abstain after this when every drafted statement fails
+    verification."""
     rows = []
     for t in SWEEP:
         row: dict = {"threshold": t}
         for rule, keep in (
-            ("rule", lambda o, t=t: relevant(catalog, o.question.ask, o.passages, t)[0]),
+            ("rule", lambda o, t=t: relevant(catalog, o.question.ask, o.judged, t)[0]),
             ("dense", lambda o, t=t: (o.best_dense or 0.0) >= t),
         ):
             row[rule] = {
@@ -379,10 +382,8 @@ def pct(value: float | None) -> str:
     return "   n/a" if value is None else f"{100 * value:5.1f}%"
 
 
-def print_report(fig: dict, rows: Sequence[dict], ingest_s: float | None) -> None:
-    if ingest_s is not None:
-        print(f"ingest of the corpus into a fresh home: {ingest_s:.1f} s")
-    print(f"\nabstain_below = {fig['threshold']}\n")
+def print_summary(fig: dict) -> None:
+    """Recall per category, abstention and answer rate."""
     print(f"{'category':<12} {'n':>3}   {'cite R@1':>8} {'cite R@5':>8}   {'ask R@1':>8} {'ask R@5':>8}")
     for category, row in fig["recall"].items():
         c, a = row["cite"], row["ask"]
@@ -397,6 +398,11 @@ def print_report(fig: dict, rows: Sequence[dict], ingest_s: float | None) -> Non
     by_kind = f"   [{kinds}]" if kinds else ""
     print(f"\nask abstention accuracy (unanswerable, n={ab['n']}): {pct(ab['value'])}{by_kind}")
     print(f"ask answer rate (answerable, n={ar['n']}):          {pct(ar['value'])}")
+
+
+def print_report(fig: dict, rows: Sequence[dict]) -> None:
+    print(f"\nabstain_below = {fig['threshold']}\n")
+    print_summary(fig)
     print("\nlatency (in-process, warm)      p50        p95")
     for tool, lat in fig["latency_ms"].items():
         print(f"  {tool:<6} (n={lat['n']:>2})             {lat['p50']:6.0f} ms  {lat['p95']:6.0f} ms")
@@ -431,7 +437,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path, help="an archive home with the corpus ingested (read only)")
     parser.add_argument("--threshold", type=float, help="override Settings.qa.abstain_below")
-    parser.add_argument("--questions", type=Path, default=QUESTIONS, help="the question set (JSON)")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        nargs="+",
+        default=[QUESTIONS, HELDOUT],
+        help="question sets (JSON); default: the calibration set and the held-out set",
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="PDFs to ingest when --home is not given")
     parser.add_argument("--check", action="store_true", help="verify the question set's pages and exit")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -441,7 +453,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    questions = load_questions(args.questions)
+    sets = {path.name: load_questions(path) for path in args.questions}
     temp_home: Path | None = None
     ingest_s: float | None = None
     if args.home is None:
@@ -452,19 +464,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     archive = make_archive(args.home or temp_home, args.threshold)
     try:
         if args.check:
-            return report_check(archive, questions)
+            return max(report_check(archive, questions) for questions in sets.values())
         warm_up(archive)
         k = archive.settings.qa.k
-        outcomes = run_all(archive, questions, k)
-        fig = figures(outcomes, archive.settings.qa.abstain_below, archive.catalog)
-        rows = misses(archive, outcomes, k)
+        threshold = archive.settings.qa.abstain_below
+        by_set = {name: run_all(archive, questions, k) for name, questions in sets.items()}
+        pooled = [o for outcomes in by_set.values() for o in outcomes]
+        fig = figures(pooled, threshold, archive.catalog)
+        rows = misses(archive, pooled, k)
         if args.json:
-            extra = {"questions": details(outcomes)} if args.details else {}
-            print(json.dumps({"ingest_s": ingest_s, **fig, "misses": rows, **extra}, indent=2))
+            extra = {"questions": details(pooled)} if args.details else {}
+            per_set = {name: figures(outcomes, threshold, archive.catalog) for name, outcomes in by_set.items()}
+            print(json.dumps({"ingest_s": ingest_s, **fig, "sets": per_set, "misses": rows, **extra}, indent=2))
         else:
-            print_report(fig, rows, ingest_s)
+            if ingest_s is not None:
+                print(f"ingest of the corpus into a fresh home: {ingest_s:.1f} s")
+            if len(by_set) > 1:
+                for name, outcomes in by_set.items():
+                    print(f"\n=== {name} ({len(sets[name])} questions)")
+                    print_summary(figures(outcomes, threshold, archive.catalog))
+                print(f"\n=== both sets together ({sum(len(q) for q in sets.values())} questions)")
+            print_report(fig, rows)
             if args.details:
-                print_details(details(outcomes))
+                print_details(details(pooled))
         return 0
     finally:
         archive.close()
