@@ -142,7 +142,20 @@ class QASettings(BaseSettings):
 
     model_config = _config("FOOTNOTE_QA_")
 
-    k: int = Field(5, ge=1, le=50, description="Passages (citations) returned by ask and cite.")
+    k: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="Passages (citations) returned by ask and cite; an extractive answer has at most this many "
+        "statements, one per passage.",
+    )
+    pool: int = Field(
+        30,
+        ge=1,
+        le=200,
+        description="Passages an answer's sentences are chosen from (qa/select.py ranks their sentences); "
+        "abstention looks at the best k of them.",
+    )
     abstain_below: float = Field(
         0.3,
         ge=0,

@@ -18,6 +18,9 @@ from pathlib import Path
 
 from footnote.types import Chunk, Paper
 
+# How the lexical index splits and stems text (also used to rank an answer's candidate sentences, qa.select).
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
     id TEXT PRIMARY KEY,
@@ -55,13 +58,13 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_paper ON chunks (paper_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, section, content='chunks', content_rowid='n', tokenize='porter unicode61 remove_diacritics 2'
+    text, section, content='chunks', content_rowid='n', tokenize='{tokenize}'
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"""
+""".replace("{tokenize}", FTS_TOKENIZE)
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,30 @@ class Catalog:
         )
         return self._db.execute(sql, ['"' + " ".join(words) + '"', *chunk_ids]).fetchone() is not None
 
+    def papers_naming(self, phrase: str, limit: int) -> list[str]:
+        """Up to ``limit`` complete papers whose title page or abstract holds ``phrase`` (as the lexical index
+        tokenizes and stems it), in rowid order. Only the first matches are read: a phrase that many papers
+        name stops the scan at ``limit``, so a common name costs as little as a rare one."""
+        words = re.findall(r"[^\W_]+", phrase.lower())
+        if not words or limit < 1:
+            return []
+        sql = (
+            "SELECT DISTINCT c.paper_id FROM chunks_fts JOIN chunks c ON c.n = chunks_fts.rowid "
+            "WHERE chunks_fts MATCH ? AND c.kind IN ('front', 'abstract') LIMIT ?"
+        )
+        return [row[0] for row in self._db.execute(sql, ['"' + " ".join(words) + '"', limit])]
+
+    def names_any(self, phrase: str, paper_ids: Sequence[str]) -> bool:
+        """Whether ``phrase`` occurs on the title page or in the abstract of one of these papers."""
+        words = re.findall(r"[^\W_]+", phrase.lower())
+        if not words or not paper_ids:
+            return False
+        sql = (
+            "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN (SELECT n FROM chunks WHERE kind IN "
+            f"('front', 'abstract') AND paper_id IN ({','.join('?' * len(paper_ids))})) LIMIT 1"
+        )
+        return self._db.execute(sql, ['"' + " ".join(words) + '"', *paper_ids]).fetchone() is not None
+
     # BM25 scores every chunk that holds any query term, so an OR of the query's words costs time in proportion
     # to the chunks holding them: at 1M chunks, hundreds of thousands of rows and most of a second. When a
     # query's terms together hold more (estimated) rows than this budget, the query becomes "at least two of
@@ -305,9 +332,10 @@ class Catalog:
         paper_ids: Sequence[str] | None = None,
         exclude_kinds: Sequence[str] = ("references",),
         include_kinds: Sequence[str] | None = None,
+        pairs: bool = False,
     ) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score, higher is better) for the best ``k`` chunks."""
-        terms = fts_terms(query)
+        """(chunk id, BM25 score, higher is better) for the best ``k`` chunks (``pairs``: see fts_terms)."""
+        terms = fts_terms(query, pairs=pairs)
         if not terms or (paper_ids is not None and not paper_ids):
             return []
         where, args = [], []
@@ -501,16 +529,24 @@ def fts_query(text: str) -> str:
     return " OR ".join(fts_terms(text))
 
 
-def fts_terms(text: str) -> list[str]:
-    """The quoted FTS5 phrases of `fts_query`, in order, each once."""
+def fts_terms(text: str, pairs: bool = False) -> list[str]:
+    """The quoted FTS5 phrases of `fts_query`, in order, each once. With ``pairs``, also each two neighbouring
+    words of the text that are not stop words, as one phrase ("base model", "sparse rewards"): a passage that
+    has the question's words side by side, as the question has them, scores above one that merely has them
+    (the sequential dependence of IR's term-proximity models, in its simplest form)."""
     terms: list[str] = []
+    previous: list[str] | None = None
     for word in text.lower().split():
         parts = re.findall(r"[^\W_]+", word)
         if not parts or (len(parts) == 1 and parts[0] in _STOP):
+            previous = None
             continue
         phrases = [" ".join(parts)]
         if word.rstrip(".,;:)").endswith("×") and parts[-1].isdigit():
             phrases.append(" ".join([*parts[:-1], parts[-1] + "x"]))
+        if pairs and previous is not None:
+            phrases.append(" ".join([*previous, *parts]))
+        previous = parts
         for phrase in phrases:
             term = f'"{phrase}"'
             if term not in terms:

@@ -1,4 +1,9 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (FTS5 BM25), fused by reciprocal rank."""
+"""Hybrid retrieval: dense (Chroma) and lexical (FTS5 BM25), fused by reciprocal rank.
+
+With ``Query.route``, a question that names papers (index.route) is also searched within them: dense, and lexical
+with the names left out, two more ranked lists in the same fusion. Ask routes; cite does not (a claim or a number
+typed into cite is matched exactly, names included).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,14 @@ import numpy as np
 from footnote.numbers import extract_numbers
 from footnote.types import Passage
 from index.archive import Archive
+from index.route import route
 
 SELECTIVE_PAPERS = 32
+# The two lists within named papers weigh half as much as the archive-wide ones: together as much as one of them,
+# so a question that names two papers' models ("How does DeepSeek-R1 compare with Kimi k1.5?") still gets passages
+# of both when only one name is specific enough to route (bench/qa_eval.py: same recall as 1.0, fewer answers to
+# unanswerable questions).
+NAMED_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -24,6 +35,7 @@ class Query:
     exclude_kinds: Sequence[str] = ("references",)
     include_kinds: Sequence[str] | None = None  # only these section kinds, if given
     vector: np.ndarray | None = None  # precomputed embedding of text, if any
+    route: bool = False  # also search the papers the text names, without their names (index.route)
 
 
 class Retriever:
@@ -54,23 +66,48 @@ class Retriever:
             exclude_kinds=query.exclude_kinds,
             include_kinds=query.include_kinds,
         )
-        return self._fuse(dense, lexical, query.k, query.text)
+        lists = [dense, lexical]
+        named = route(self.archive.catalog, query.text, paper_ids) if query.route else None
+        if named is not None:
+            lists.extend(self._within(named.paper_ids, vector, named.rest(query.text), query))
+        return self._fuse(lists, query.k, query.text)
+
+    def _within(self, paper_ids: Sequence[str], vector: np.ndarray, rest: str, query: Query) -> list[list]:
+        """Dense and lexical lists of the named papers alone, the lexical one for the question without the names."""
+        dense = self.archive.store.query(
+            vector,
+            self.settings.dense_k,
+            paper_ids=list(paper_ids),
+            exclude_kinds=query.exclude_kinds,
+            include_kinds=query.include_kinds,
+            chunk_ids=self.archive.catalog.chunk_ids(list(paper_ids)),
+        )
+        lexical = self.archive.catalog.lexical_search(
+            rest,
+            self.settings.lexical_k,
+            paper_ids=list(paper_ids),
+            exclude_kinds=query.exclude_kinds,
+            include_kinds=query.include_kinds,
+            pairs=True,
+        )
+        return [dense, lexical]
 
     def _paper_filter(self, query: Query) -> list[str] | None:
         if query.paper_ids is None and not query.since and not query.until:
             return None
         return self.archive.catalog.complete_ids(query.paper_ids, query.since, query.until)
 
-    def _fuse(
-        self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]], k: int, text: str = ""
-    ) -> list[Passage]:
+    def _fuse(self, lists: list[list[tuple[str, float]]], k: int, text: str = "") -> list[Passage]:
+        """Reciprocal rank fusion of ranked (chunk id, score) lists: [dense, lexical, then any within named
+        papers: dense, lexical]. A passage's dense score is its cosine in either dense list."""
         rrf = self.settings.rrf_k
         scores: dict[str, float] = {}
-        for rank, (cid, _) in enumerate(dense):
-            scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf + rank + 1)
-        for rank, (cid, _) in enumerate(lexical):
-            scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf + rank + 1)
-        dense_of, lexical_of = dict(dense), dict(lexical)
+        for n, ranked_list in enumerate(lists):
+            weight = 1.0 if n < 2 else NAMED_WEIGHT
+            for rank, (cid, _) in enumerate(ranked_list):
+                scores[cid] = scores.get(cid, 0.0) + weight / (rrf + rank + 1)
+        dense_of = {cid: s for ranked_list in lists[0::2] for cid, s in ranked_list}
+        lexical_of = dict(lists[1])
         ranked = sorted(scores, key=lambda cid: -scores[cid])
         # Only chunks the catalog holds are real: vectors of unfinished papers are invisible.
         chunks = self.archive.catalog.chunks(ranked[: max(k * 3, k + 10, self.settings.number_pool)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -10,9 +9,9 @@ from footnote.types import Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
 from qa.abstain import support
-from qa.cite import sentence_score
+from qa.select import Candidate, rank_sentences
 from summarize.llm_gen import format_passages
-from summarize.verify import Draft, Grounding, Verifier, passage_sentences
+from summarize.verify import Draft, Grounding, Verifier
 
 NOT_FOUND = "Not found in the archive."
 
@@ -84,7 +83,7 @@ def _unique(items: list[dict]) -> list[dict]:
 
 def relevant(catalog, question: str, passages: Sequence[Passage], threshold: float) -> tuple[bool, str]:
     """Whether the archive plausibly answers, and if not why: the best passage must be close enough in
-    meaning, and the passages must mention the question's names and numbers (see qa.abstain)."""
+    meaning, and one passage must mention the question's names, numbers and what it asks for (qa.abstain)."""
     if not passages:
         return False, "nothing in the archive matches"
     best_dense = max((p.dense or 0.0) for p in passages)
@@ -108,18 +107,23 @@ def ask(
     settings = archive.settings.qa
     k = k or settings.k
     query = query or question
-    passages = Retriever(archive).search(Query(query, k=k, paper_ids=paper_ids, since=since, until=until))
-    answer = Answer(question, query, abstained=True, statements=[], passages=passages)
-    ok, why = relevant(archive.catalog, query, passages, settings.abstain_below)
+    pool = Retriever(archive).search(
+        Query(query, k=max(k, settings.pool), paper_ids=paper_ids, since=since, until=until, route=True)
+    )
+    answer = Answer(question, query, abstained=True, statements=[], passages=pool)
+    ok, why = relevant(archive.catalog, query, pool[:k], settings.abstain_below)
     if not ok:
         answer.note = why
         return answer
-    by_id = {p.chunk.id: p for p in passages}
+    ranked = rank_sentences(archive, query, pool)
+    by_id = {p.chunk.id: p for p in pool}
     drafts: list[Draft] = []
     if llm is not None:
         from footnote.errors import LLMError
 
         answer.generator = "llm"
+        # The model reads the k passages whose sentences answer best, in that order.
+        passages = [c.passage for c in ranked[:k]] or pool[:k]
         try:
             reply, _ = llm.complete_json_retry(SYSTEM, f"Question: {query}\n\nPassages:\n{format_passages(passages)}")
             ids = {str(n): p.chunk.id for n, p in enumerate(passages, start=1)}
@@ -134,37 +138,22 @@ def ask(
         except LLMError as exc:
             answer.note = f"LLM failed ({exc}); extractive answer"
             answer.generator = "extractive"
-            drafts = _extractive(archive, query, passages)
+            drafts = _extractive(ranked, k)
     else:
-        drafts = _extractive(archive, query, passages)
+        drafts = _extractive(ranked, k)
     verifier = Verifier(archive.page_text, archive.page_offsets)
     answer.statements, answer.grounding = verifier.verify(drafts, by_id)
     answer.abstained = not answer.statements
     return answer
 
 
-def _extractive(archive: Archive, query: str, passages: Sequence[Passage], limit: int = 3) -> list[Draft]:
-    """The sentences of the top passages that best answer the question, best first (one per passage)."""
-    scored: list[tuple[float, str, str]] = []
-    top = passages[0].score if passages else 1.0
-    for rank, passage in enumerate(passages[: limit + 2]):
-        offsets = archive.page_offsets(passage.chunk.paper_id)
-        best: tuple[float, str] | None = None
-        for sentence in passage_sentences(passage, offsets):
-            text = re.sub(r"^[•·\-–*]\s*", "", sentence.text)
-            if len(text) < 20:
-                continue
-            score = sentence_score(query, sentence)
-            if best is None or score > best[0]:
-                best = (score, text)
-        if best is not None:
-            scored.append((best[0] + passage.score / top - 0.05 * rank, best[1], passage.chunk.id))
-    scored.sort(key=lambda s: -s[0])
+def _extractive(ranked: Sequence[Candidate], limit: int) -> list[Draft]:
+    """The best sentences, one per passage, best first, quoted verbatim (qa.select ranks them)."""
     drafts, seen = [], set()
-    for _, text, chunk_id in scored:
-        if text not in seen:
-            seen.add(text)
-            drafts.append(Draft(text, [chunk_id]))
+    for candidate in ranked:
+        if candidate.text not in seen:
+            seen.add(candidate.text)
+            drafts.append(Draft(candidate.text, [candidate.passage.chunk.id]))
         if len(drafts) == limit:
             break
     return drafts

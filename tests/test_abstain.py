@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.abstain import focus, names
+from footnote.names import names
+from qa.abstain import focus
 
 
 @pytest.mark.parametrize(
@@ -40,3 +41,10 @@ def test_focus(question, expected):
 def test_names_are_runs_of_capitalised_or_digit_tokens():
     assert names("What MMLU score does Llama 4 Maverick achieve?") == [["MMLU"], ["Llama", "4", "Maverick"]]
     assert names("How does RL help an LLM?") == []  # short generic acronyms alone say little
+
+
+def test_a_name_ends_at_punctuation_but_not_at_an_abbreviation():
+    carried = "and how does that compare with Kimi k1.5? DeepSeek-R1 AIME What pass@1 score does DeepSeek-R1 get?"
+    assert names(carried) == [["Kimi", "k1.5"], ["DeepSeek-R1", "AIME"], ["DeepSeek-R1"]]
+    assert names("Compare Qwen2.5-7B, MiMo-7B and Llama 3") == [["Qwen2.5-7B"], ["MiMo-7B"], ["Llama", "3"]]
+    assert names("How does Dr. GRPO change GRPO?") == [["Dr", "GRPO"], ["GRPO"]]

@@ -1,0 +1,67 @@
+"""Names in a question: model, benchmark and paper names ("Llama 4 Maverick", "WMT14", "MiMo-7B", "Kimi k1.5").
+
+Shared by retrieval (a question that names a paper is searched within it too, index.route) and abstention (the
+passages must mention every name, qa.abstain)."""
+
+from __future__ import annotations
+
+import re
+
+
+def words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOP = words(
+    "a about above across after again against all also among an and any are as at be been before being between both "
+    "but by can could did do does doing done during each either for from get gets got had has have having how "
+    "however if in into is it its just many more most much no nor not of on once only or other our out over own per "
+    "same should so some such than that the their them then there these they this those through to under until up "
+    "upon use used uses using very was way we were what when where whether which while who whom whose why will with "
+    "within without would you your paper papers work study studies authors report reported reports reach reaches "
+    "reached achieve achieves achieved obtain obtains obtained get give gives given show shows shown say says said "
+    "state states stated mention mentions mentioned according value values number numbers score scores result "
+    "results model models method methods approach compare compared comparison versus vs like kind type sort take "
+    "took taken make makes made need needs needed one two three first second"
+)
+_TOKEN = re.compile(r"[A-Za-z0-9][\w&.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
+_BREAK = re.compile(r"[?!;:,()\[\]\"“”]")  # between two words: they belong to different names
+
+
+def tokens(question: str) -> list[str]:
+    question = re.sub(r"(?<=\w)['’]s\b", "", question)
+    return _TOKEN.findall(question)
+
+
+def _is_name(token: str, first: bool) -> bool:
+    has_digit = any(c.isdigit() for c in token)
+    has_alpha = any(c.isalpha() for c in token)
+    if has_digit and has_alpha:
+        return True
+    return has_alpha and not first and any(c.isupper() for c in token) and token.lower() not in STOP
+
+
+def names(question: str) -> list[list[str]]:
+    """Runs of name tokens ("Llama 4 Maverick" is one run; a bare number joins the name before it). A run ends
+    at punctuation between words: "... with Kimi k1.5? DeepSeek-R1 ..." holds two names, not one."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    text = re.sub(r"(?<=\w)['’]s\b", "", question)
+    end = 0
+    for i, match in enumerate(_TOKEN.finditer(text)):
+        token = match.group()
+        gap = text[end : match.start()]
+        # A full stop ends a name too, unless it ends an abbreviation ("Dr. GRPO", "vs. GPT-4o").
+        if current and (_BREAK.search(gap) or (gap.startswith(".") and len(current[-1]) > 3)):
+            runs.append(current)
+            current = []
+        end = match.end()
+        if _is_name(token, first=i == 0) or (current and re.fullmatch(r"\d+(?:\.\d+)?", token)):
+            current.append(token)
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    # Short generic acronyms on their own (RL, LLM, GPU, US) say little about the topic.
+    return [r for r in runs if not (len(r) == 1 and r[0].rstrip("s").isalpha() and len(r[0].rstrip("s")) <= 3)]

@@ -1,0 +1,58 @@
+"""Which papers a question names: "How does MiMo alleviate sparse rewards for code problems?" is about the MiMo paper.
+
+A question that names a paper's model or method ("MiMo", "MoBA", "Moonlight", "O1 Replication Journey Part 2")
+is mostly asking about that paper, and the name is the least useful part of it for finding the passage: it occurs
+in most of that paper's chunks, so BM25 over the whole question ranks the chunks that repeat the name most (its
+title page, its related work) above the one that answers. A paper is *named* when one of the question's names
+(footnote.names) occurs on its title page or in its abstract, and at most MAX_NAMED papers there hold it: a name
+that many papers carry in their abstracts ("GPT-4o", "GRPO") picks none. Retrieval then also searches the named
+papers with the rest of the question (index.retrieve).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from footnote.names import names
+from index.catalog import Catalog
+
+MAX_NAMED = 4
+
+
+@dataclass(frozen=True)
+class Route:
+    paper_ids: tuple[str, ...]  # the named papers, the ones named by most of the question's names first
+    words: frozenset[str]  # the lower-case words of the names that named them
+
+    def rest(self, text: str) -> str:
+        """The question without the words of those names ("How does alleviate sparse rewards ...")."""
+        kept = []
+        for token in text.split():
+            parts = re.findall(r"[^\W_]+", token.lower())
+            if parts and all(p in self.words or p == "s" for p in parts):
+                continue
+            kept.append(token)
+        return " ".join(kept)
+
+
+def route(catalog: Catalog, text: str, allowed: Sequence[str] | None = None) -> Route | None:
+    """The papers the text names, among ``allowed`` if given; None when it names none."""
+    votes: Counter[str] = Counter()
+    words: dict[str, set[str]] = {}
+    for run in names(text):
+        phrase = " ".join(run)
+        found = catalog.papers_naming(phrase, MAX_NAMED + 1)
+        if not found or len(found) > MAX_NAMED:
+            continue
+        for paper_id in found:
+            if allowed is None or paper_id in allowed:
+                votes[paper_id] += 1
+                words.setdefault(paper_id, set()).update(re.findall(r"[^\W_]+", phrase.lower()))
+    if not votes:
+        return None
+    most = max(votes.values())
+    chosen = tuple(pid for pid, n in votes.most_common() if n == most)[:MAX_NAMED]
+    return Route(chosen, frozenset(w for pid in chosen for w in words[pid]))

@@ -1,0 +1,97 @@
+"""Which sentences of the retrieved passages answer a question: ask's ranking of its candidate sentences.
+
+Retrieval ranks chunks of about 200 tokens, and a chunk's vector and its BM25 both speak for the whole chunk; the
+answer is usually one sentence of it, and often not in the top-ranked chunk: the chunk that repeats the question's
+names most ranks first, the sentence that answers ("we propose a solution that adheres to the 'less structure'
+principle") sits in the abstract ranked 15th. So ask takes a wider pool of passages (``QASettings.pool``) and ranks
+their sentences on their own, by three signals fused by reciprocal rank like retrieval itself:
+
+- BM25 of the sentence against the question, among the pool's sentences (an in-memory FTS5 table with the
+  archive's tokenizer, so "rewards" matches "reward" and the question's rarest words weigh most);
+- the exact-match score of citation lookup (qa.cite.sentence_score: the question's numbers and names, then shared
+  words);
+- the rank of the sentence's passage in retrieval, at half weight (dense similarity enters here).
+
+A signal that gives a sentence nothing (no shared term, no exact match) does not rank it. Each passage is
+represented by its best sentence. Calibrated on bench/questions.json and checked on bench/questions_heldout.json
+(bench/qa_eval.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
+
+from footnote.types import Passage
+from index.archive import Archive
+from index.catalog import FTS_TOKENIZE, fts_terms
+from qa.cite import sentence_score
+from summarize.verify import Sentence, passage_sentences
+
+RRF_K = 10  # a small constant: the first few places of each signal are what counts
+WEIGHTS = {"bm25": 1.0, "exact": 0.5, "passage": 0.5}
+MIN_CHARS = 20  # shorter "sentences" are headings, table cells and reference stubs
+_BULLET = re.compile(r"^[•·\-–*]\s*")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A passage's best sentence for the question, with its fused score."""
+
+    passage: Passage
+    sentence: Sentence
+    text: str  # the sentence without a leading bullet
+    score: float
+
+
+def rank_sentences(archive: Archive, query: str, passages: Sequence[Passage]) -> list[Candidate]:
+    """The best sentence of each passage, best first (passages without a usable sentence are left out)."""
+    found: list[tuple[int, Passage, Sentence, str]] = []
+    for rank, passage in enumerate(passages):
+        for sentence in passage_sentences(passage, archive.page_offsets(passage.chunk.paper_id)):
+            text = _BULLET.sub("", sentence.text)
+            if len(text) >= MIN_CHARS:
+                found.append((rank, passage, sentence, text))
+    if not found:
+        return []
+    signals = {
+        "bm25": _bm25(query, [text for *_, text in found]),
+        "exact": [sentence_score(query, sentence) for _, _, sentence, _ in found],
+        "passage": [1.0 / (1 + rank) for rank, *_ in found],
+    }
+    fused = [0.0] * len(found)
+    for name, values in signals.items():
+        for i, contribution in enumerate(_reciprocal_ranks(values)):
+            fused[i] += WEIGHTS[name] * contribution
+    best: dict[str, Candidate] = {}
+    for (_, passage, sentence, text), score in zip(found, fused, strict=True):
+        held = best.get(passage.chunk.id)
+        if held is None or score > held.score:
+            best[passage.chunk.id] = Candidate(passage, sentence, text, score)
+    return sorted(best.values(), key=lambda c: -c.score)
+
+
+def _reciprocal_ranks(values: Sequence[float]) -> list[float]:
+    """1 / (RRF_K + rank) for each value ranked highest first; values of 0 or less get nothing."""
+    order = sorted((i for i, v in enumerate(values) if v > 0), key=lambda i: -values[i])
+    out = [0.0] * len(values)
+    for rank, i in enumerate(order, start=1):
+        out[i] = 1.0 / (RRF_K + rank)
+    return out
+
+
+def _bm25(query: str, texts: Sequence[str]) -> list[float]:
+    """BM25 of each text against the query's terms, the texts being the whole collection (higher is better)."""
+    terms = fts_terms(query)
+    scores = [0.0] * len(texts)
+    if not terms:
+        return scores
+    with closing(sqlite3.connect(":memory:")) as db:
+        db.execute(f"CREATE VIRTUAL TABLE s USING fts5(text, tokenize='{FTS_TOKENIZE}')")
+        db.executemany("INSERT INTO s (rowid, text) VALUES (?, ?)", enumerate(texts))
+        for rowid, score in db.execute("SELECT rowid, -bm25(s) FROM s WHERE s MATCH ?", [" OR ".join(terms)]):
+            scores[rowid] = score
+    return scores
