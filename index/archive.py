@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import functools
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,6 +28,11 @@ from index.embed import BACKENDS, Embedder, default_embedder, resolve_model_path
 from index.store import ChromaStore, VectorStore
 
 EMBEDDING_MODEL_KEY = "embedding_model"
+
+
+def _quietly(call) -> None:
+    with contextlib.suppress(Exception):
+        call()
 
 
 def model_of(embedder_name: str) -> str:
@@ -46,6 +52,7 @@ class Archive:
         self._embedder = embedder
         self._store = store
         self._embedder_checked = False
+        self._opened = False
 
     @functools.cached_property
     def embedder(self) -> Embedder:
@@ -79,6 +86,27 @@ class Archive:
             return self._store
         s = self.settings.index
         return ChromaStore(self.home, s.collection, s.chroma_url, documents=s.chroma_documents)
+
+    def open_for_queries(self) -> None:
+        """Load the embedding model and open the vector store side by side. A fresh `footnote cite` spends most
+        of its time here: compiling the model's graph (0.15-0.3 s) runs in native code that lets go of the GIL,
+        importing chromadb (about 0.6 s) is Python. The model's own imports (and its export, the first time on
+        a machine) stay on this thread, so no two threads import at once. A load that fails on the other
+        thread fails again, with its error, at the first embed."""
+        if self._opened:
+            return
+        self._opened = True
+        embedder = self.embedder
+        prepare = getattr(embedder, "prepare", None)
+        if prepare is None or "store" in self.__dict__:
+            return
+        prepare()
+        worker = threading.Thread(target=_quietly, args=(embedder.load,), name="footnote-model-load", daemon=True)
+        worker.start()
+        try:
+            self.store  # noqa: B018 (opening it is the point)
+        finally:
+            worker.join()
 
     @property
     def pdf_dir(self) -> Path:

@@ -382,6 +382,15 @@ class BatchedEmbedder:
         for rows, feed in jobs:
             out[rows] = self._infer(feed)
 
+    def prepare(self) -> None:
+        """What loading does in Python: import the runtime and build the export if it is missing (the rest of
+        `load`, compiling the model, is native code that may run on another thread)."""
+        self._import_runtime()
+        ensure_model(self.model_path, self.variant, self.cache_dir)
+
+    def _import_runtime(self) -> None:
+        raise NotImplementedError
+
     def load(self) -> None:
         """Export (first use on this machine) and load the model now rather than on the first embed."""
         with self._lock:
@@ -413,6 +422,9 @@ class OnnxEmbedder(BatchedEmbedder):
         self.variant = variant
         self.backend = "onnx-int8" if variant == "int8" else "onnx"
         super().__init__(model, model_path, batch_size, **kw)
+
+    def _import_runtime(self) -> None:
+        import onnxruntime  # noqa: F401
 
     def _load(self) -> None:
         self.model_file = ensure_model(self.model_path, self.variant, self.cache_dir)

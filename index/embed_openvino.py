@@ -21,15 +21,19 @@ from index.embed_onnx import BatchedEmbedder, ensure_model
 
 class OpenVinoEmbedder(BatchedEmbedder):
     backend = "openvino"
+    variant = "fp32"  # the export it compiles (in bf16 where the CPU has it)
 
     def __init__(self, model: str, model_path: str, batch_size: int = 64, **kw) -> None:
         super().__init__(model, model_path, batch_size, **kw)
         self.precision: str | None = None
 
+    def _import_runtime(self) -> None:
+        import openvino  # noqa: F401
+
     def _load(self) -> None:
         import openvino as ov
 
-        self.model_file = ensure_model(self.model_path, "fp32", self.cache_dir)
+        self.model_file = ensure_model(self.model_path, self.variant, self.cache_dir)
         core = ov.Core()
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         self.precision = "bf16" if "BF16" in capabilities else "f32"

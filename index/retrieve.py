@@ -47,6 +47,7 @@ class Retriever:
         paper_ids = self._paper_filter(query)
         if paper_ids is not None and not paper_ids:
             return []
+        self.archive.open_for_queries()
         self.archive.check_embedder()
         vector = query.vector if query.vector is not None else self.archive.embedder.embed([query.text])[0]
         # A few papers: their chunk ids from the catalog let the store search them exactly, fetched by id.

@@ -293,3 +293,39 @@ def test_ingest_waits_for_a_holder_that_finishes(archive, cut):
     finally:
         proc.wait()
     assert report.ingested == [B]
+
+
+def test_a_query_opens_the_store_while_the_model_loads(small_home):
+    archive = Archive(make_settings(small_home))
+    try:
+        archive.open_for_queries()
+        assert "store" in archive.__dict__ and archive.embedder._loaded
+        assert Retriever(archive).search(Query("mixture of experts", k=3))
+    finally:
+        archive.close()
+
+
+def test_a_model_that_fails_to_load_in_the_background_fails_at_the_first_embed(small_home):
+    class Unloadable:
+        name = "bundled:all-MiniLM-L6-v2#openvino"
+        loads = 0
+
+        def prepare(self):
+            pass
+
+        def load(self):
+            self.loads += 1
+            raise RuntimeError("the compiled model is unreadable")
+
+        def embed(self, texts):
+            self.load()
+
+    embedder = Unloadable()
+    archive = Archive(make_settings(small_home), embedder=embedder)
+    try:
+        archive.open_for_queries()  # the store opened; the load failed quietly on the other thread
+        assert embedder.loads == 1 and "store" in archive.__dict__
+        with pytest.raises(RuntimeError, match="unreadable"):
+            Retriever(archive).search(Query("mixture of experts", k=3))
+    finally:
+        archive.close()
