@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 CORPUS = ROOT.parent / "shared" / "corpus" / "papers"
 QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 HELDOUT = Path(__file__).resolve().parent / "questions_heldout.json"  # written after ask was tuned on QUESTIONS
+FRESH = Path(__file__).resolve().parent / "questions_fresh.json"  # written after ask was tuned on both, run once
 
 
 def ingest_timed(home: Path, sources: Sequence[Path | str]) -> float:
