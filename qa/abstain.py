@@ -61,14 +61,20 @@ class Support:
     missing_names: list[str] = field(default_factory=list)
     missing_numbers: list[str] = field(default_factory=list)
     missing_focus: list[str] = field(default_factory=list)
+    focus_about: list[str] = field(default_factory=list)  # the names whose passages lack the focus, if any
 
     @property
     def ok(self) -> bool:
         return not (self.missing_names or self.missing_numbers or self.missing_focus)
 
     def reason(self) -> str:
+        def quoted(words: list[str]) -> str:
+            return ", ".join(f'"{w}"' for w in words)
+
+        if self.missing_focus and self.focus_about and not (self.missing_names or self.missing_numbers):
+            return f"the passages about {quoted(self.focus_about)} never mention {quoted(self.missing_focus)}"
         parts = [*self.missing_names, *self.missing_numbers, *self.missing_focus]
-        return "the best passages never mention " + ", ".join(f'"{p}"' for p in parts) if parts else ""
+        return "the best passages never mention " + quoted(parts) if parts else ""
 
 
 def focus(question: str) -> list[str]:
@@ -133,6 +139,7 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage]) -> Sup
         )
         if len(wanted) - len(missing) < (len(wanted) + 1) // 2:
             result.missing_focus = missing
+            result.focus_about = [" ".join(run) for run, found in zip(runs, named, strict=True) if found]
     return result
 
 

@@ -212,3 +212,12 @@ def test_ask_against_a_real_local_model(archive, local_llm, paper_pdf):
         assert answer.note.startswith("LLM failed")
     assert answer.abstained == (not answer.statements)
     assert answer.grounding.statements == len(answer.statements)
+
+
+def test_an_abstention_says_what_the_passages_lack(archive):
+    assert ask(archive, "How many parameters does Grok 3 have?").note == (
+        'the passages about "Grok 3" never mention "parameters"'
+    )
+    assert ask(archive, "What learning rate was used to train AlphaFold 3?").note.startswith(
+        'the best passages never mention "AlphaFold 3"'
+    )
