@@ -16,7 +16,10 @@
    dense (Chroma) + lexical (FTS5 BM25) + fusion and the catalog reads, with the embedding precomputed, in
    this process, after warm-up calls. ``dense`` and ``lexical`` time the two sides alone on the same queries;
    ``paper`` is the same search restricted to one paper (``--paper`` / digests); ``ask`` is ask's retrieval: its
-   pool of QASettings.pool (30) passages, with the papers the question names searched too (index.route).
+   pool of QASettings.pool (30) passages, with the papers the question names searched too (index.route), and
+   ``route`` the naming step alone. The copies repeat their paper's names, so past about four copies a name is
+   on more than index.route.MAX_NAMED title pages and routes nowhere: at 100k and 1M chunks ``ask`` is the
+   pool's retrieval without the within-paper lists, and ``route`` what deciding that costs.
 
 Progress goes to stderr; the table to stdout. Everything is written under one temporary folder, deleted at
 the end (--keep DIR keeps the grown archive there instead).
@@ -47,6 +50,7 @@ from footnote.settings import Settings
 from footnote.types import Chunk, Paper
 from index.archive import Archive
 from index.retrieve import Query, Retriever
+from index.route import route
 from index.store import ChromaStore
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -244,6 +248,7 @@ def measure(
         t.add("paper", timed(lambda: retriever.search(Query(text, k=5, paper_ids=[paper], vector=vector))))  # noqa: B023
         ask_pool = Query(text, k=archive.settings.qa.pool, route=True, vector=vector)
         t.add("ask", timed(lambda: retriever.search(ask_pool)))  # noqa: B023
+        t.add("route", timed(lambda: route(archive.catalog, text)))  # noqa: B023
     return t, hits, answerable
 
 
@@ -381,8 +386,8 @@ def render(figures: dict, n_queries: int) -> str:
         f"query embedding precomputed; Chroma documents {'on' if figures['documents_in_chroma'] else 'off'})",
         "",
         "| chunks | papers | search p50 / p95 | dense p50 / p95 | lexical p50 / p95 | one paper p50 / p95 "
-        "| ask's pool p50 / p95 | hit@5 | build (step, total) | disk: catalog + chroma | peak RSS |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| ask's pool p50 / p95 | route p50 / p95 | hit@5 | build (step, total) | disk: catalog + chroma | peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in figures["sizes"]:
         lat = row["latency_ms"]
@@ -392,7 +397,7 @@ def render(figures: dict, n_queries: int) -> str:
 
         lines.append(
             f"| {row['chunks']:,} | {row['papers']:,} | **{cell('search')}** | {cell('dense')} | {cell('lexical')} "
-            f"| {cell('paper')} | {cell('ask')} | {row['hit_at_5']} "
+            f"| {cell('paper')} | {cell('ask')} | {cell('route')} | {row['hit_at_5']} "
             f"| {row['build_step_s']:.0f} s, {row['build_total_s']:.0f} s "
             f"| {row['catalog_mib']:,.0f} + {row['chroma_mib']:,.0f} MiB | {row['peak_rss_mib']:,} MiB |"
         )

@@ -20,6 +20,9 @@ from footnote.types import Chunk, Paper
 
 # How the lexical index splits and stems text (also used to rank an answer's candidate sentences, qa.select).
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+NAME_KINDS = ("front", "abstract")  # the chunks that name a paper's own models and methods (names_fts)
+NAME_KINDS_SQL = "('front', 'abstract')"
+NAMES_FTS_KEY = "names_fts"  # meta: names_fts holds every title-page and abstract chunk
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -59,6 +62,11 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_paper ON chunks (paper_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, section, content='chunks', content_rowid='n', tokenize='{tokenize}'
+);
+-- The title-page and abstract chunks again, alone: which papers a name names (index.route) is asked of this small
+-- index, so that a name common in body text ("AdamW", "Table 3") costs no more than a rare one.
+CREATE VIRTUAL TABLE IF NOT EXISTS names_fts USING fts5(
+    text, content='chunks', content_rowid='n', tokenize='{tokenize}'
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -107,6 +115,13 @@ class Catalog:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
         if "sentences" not in columns:  # a home from before sentence spans were stored: they are split on read
             self._db.execute("ALTER TABLE chunks ADD COLUMN sentences TEXT")
+        if self.meta(NAMES_FTS_KEY) is None:  # a home from before names_fts: index its title pages and abstracts
+            with self._tx() as db:  # (looked at again inside the write lock: two processes may open it at once)
+                if self.meta(NAMES_FTS_KEY) is None:
+                    db.execute(
+                        f"INSERT INTO names_fts (rowid, text) SELECT n, text FROM chunks WHERE kind IN {NAME_KINDS_SQL}"
+                    )
+                    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (NAMES_FTS_KEY,))
         self._df: dict[str, float] = {}  # query term -> estimated share of chunks holding it (row budget)
         self._df_at: int | None = None  # the largest rowid when those were estimated
 
@@ -165,6 +180,8 @@ class Catalog:
                 db.execute(
                     "INSERT INTO chunks_fts (rowid, text, section) VALUES (?,?,?)", (cur.lastrowid, c.text, c.section)
                 )
+                if c.kind in NAME_KINDS:
+                    db.execute("INSERT INTO names_fts (rowid, text) VALUES (?,?)", (cur.lastrowid, c.text))
             db.execute(
                 "UPDATE papers SET status='complete', chunks=?, sections=?, ingested_at=? WHERE id=?",
                 (len(chunks), json.dumps(list(sections)), datetime.now(UTC).isoformat(timespec="seconds"), paper_id),
@@ -179,6 +196,11 @@ class Catalog:
         db.execute(
             "INSERT INTO chunks_fts (chunks_fts, rowid, text, section) "
             "SELECT 'delete', n, text, section FROM chunks WHERE paper_id=?",
+            (paper_id,),
+        )
+        db.execute(
+            "INSERT INTO names_fts (names_fts, rowid, text) "
+            f"SELECT 'delete', n, text FROM chunks WHERE paper_id=? AND kind IN {NAME_KINDS_SQL}",
             (paper_id,),
         )
         db.execute("DELETE FROM chunks WHERE paper_id=?", (paper_id,))
@@ -289,14 +311,14 @@ class Catalog:
 
     def papers_naming(self, phrase: str, limit: int) -> list[str]:
         """Up to ``limit`` complete papers whose title page or abstract holds ``phrase`` (as the lexical index
-        tokenizes and stems it), in rowid order. Only the first matches are read: a phrase that many papers
-        name stops the scan at ``limit``, so a common name costs as little as a rare one."""
+        tokenizes and stems it). Asked of names_fts, which holds only those chunks (two to four a paper), and
+        only the first matches are read: a phrase that many papers name stops the scan at ``limit``."""
         words = re.findall(r"[^\W_]+", phrase.lower())
         if not words or limit < 1:
             return []
         sql = (
-            "SELECT DISTINCT c.paper_id FROM chunks_fts JOIN chunks c ON c.n = chunks_fts.rowid "
-            "WHERE chunks_fts MATCH ? AND c.kind IN ('front', 'abstract') LIMIT ?"
+            "SELECT DISTINCT c.paper_id FROM names_fts JOIN chunks c ON c.n = names_fts.rowid "
+            "WHERE names_fts MATCH ? LIMIT ?"
         )
         return [row[0] for row in self._db.execute(sql, ['"' + " ".join(words) + '"', limit])]
 
@@ -306,8 +328,8 @@ class Catalog:
         if not words or not paper_ids:
             return False
         sql = (
-            "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN (SELECT n FROM chunks WHERE kind IN "
-            f"('front', 'abstract') AND paper_id IN ({','.join('?' * len(paper_ids))})) LIMIT 1"
+            "SELECT 1 FROM names_fts WHERE names_fts MATCH ? AND rowid IN "
+            f"(SELECT n FROM chunks WHERE paper_id IN ({','.join('?' * len(paper_ids))})) LIMIT 1"
         )
         return self._db.execute(sql, ['"' + " ".join(words) + '"', *paper_ids]).fetchone() is not None
 

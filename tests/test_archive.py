@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,6 +61,22 @@ def chroma_ids(archive: Archive, paper_id: str | None = None) -> set[str]:
 
 def fts_rows(archive: Archive) -> int:
     return archive.catalog._db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
+
+
+def names_rows(archive: Archive, title: str) -> list[int]:
+    """The rowids names_fts matches for a paper's title phrase (a stale or doubled row shows up here)."""
+    phrase = '"' + " ".join(re.findall(r"[^\W_]+", title.lower())) + '"'
+    rows = archive.catalog._db.execute("SELECT rowid FROM names_fts WHERE names_fts MATCH ?", [phrase])
+    return sorted(r[0] for r in rows)
+
+
+def front_rows(archive: Archive, paper_id: str) -> list[int]:
+    """The rowids of the paper's title-page and abstract chunks that hold its whole title."""
+    title = " ".join(re.findall(r"[^\W_]+", archive.paper(paper_id).title.lower()))
+    rows = archive.catalog._db.execute(
+        "SELECT n, text FROM chunks WHERE paper_id = ? AND kind IN ('front', 'abstract')", [paper_id]
+    )
+    return sorted(n for n, text in rows if title in " ".join(re.findall(r"[^\W_]+", text.lower())))
 
 
 def sha(path: Path) -> str:
@@ -118,6 +135,8 @@ def test_new_version_replaces_every_old_chunk(archive, cut):
     phrase = next(line for line in page4.split("\n") if len(line) > 60 and line not in parse_pdf(cut["A_v2"]).text)
     hits = archive.catalog.chunks([cid for cid, _ in archive.catalog.lexical_search(phrase, 50)])
     assert not any(phrase in c.text for c in hits.values())
+    # the index of title pages and abstracts dropped v1's rows too
+    assert names_rows(archive, record.title) == front_rows(archive, A)
 
 
 def test_chroma_and_sqlite_hold_the_same_chunks(small_home):
@@ -327,5 +346,55 @@ def test_a_model_that_fails_to_load_in_the_background_fails_at_the_first_embed(s
         assert embedder.loads == 1 and "store" in archive.__dict__
         with pytest.raises(RuntimeError, match="unreadable"):
             Retriever(archive).search(Query("mixture of experts", k=3))
+    finally:
+        archive.close()
+
+
+def test_a_refusal_names_a_holder_that_writes_its_pid_late(tmp_path):
+    """The holder writes its pid just after taking the lock: a refusal in between waits for it to appear."""
+    import fcntl
+    import threading
+
+    archive = Archive(make_settings(tmp_path / "home"))
+    lock = open(tmp_path / "home" / "ingest.lock", "a+")  # noqa: SIM115 (held across the thread below)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+        def write_pid_late():
+            time.sleep(0.1)
+            lock.write("424242")
+            lock.flush()
+
+        writer = threading.Thread(target=write_pid_late)
+        writer.start()
+        with pytest.raises(ArchiveLockedError, match=r"\(pid 424242\)"), archive.write_lock():
+            pass
+        writer.join()
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+        archive.close()
+
+
+def test_a_home_from_before_names_fts_gets_it_on_open(small_home, tmp_path):
+    """index.route asks names_fts which papers a name names; a home made before it is indexed when opened."""
+    import shutil
+    import sqlite3
+
+    home = tmp_path / "old_home"
+    shutil.copytree(small_home, home)
+    db = sqlite3.connect(home / "archive.sqlite")
+    db.execute("DROP TABLE names_fts")
+    db.execute("DELETE FROM meta WHERE key = 'names_fts'")
+    db.commit()
+    db.close()
+    archive = Archive(make_settings(home))
+    try:
+        first = archive.catalog._db.execute("SELECT paper_id FROM chunks WHERE kind = 'front' LIMIT 1").fetchone()[0]
+        title = archive.paper(first).title
+        assert first in archive.catalog.papers_naming(title, 5)
+        assert names_rows(archive, title) == front_rows(archive, first)
+        Archive(make_settings(home)).close()  # opened again: indexed once, not twice
+        assert names_rows(archive, title) == front_rows(archive, first)
     finally:
         archive.close()
