@@ -235,7 +235,13 @@ def _print_answer(answer, as_json: bool) -> None:
 @click.option("--paper", "paper_ids", multiple=True, metavar="ID", help="Only these papers (repeatable).")
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only papers filed on or after this date.")
 @click.option("--until", default=None, metavar="YYYY-MM-DD", help="Only papers filed on or before this date.")
-@click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve (default qa.k).")
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(1, 50),
+    default=None,
+    help="Statements (passages) in the answer at most (default qa.k); abstention judges the best k passages.",
+)
 @generator_option
 @click.option(
     "--session",

@@ -30,6 +30,18 @@ from index.store import ChromaStore, VectorStore
 EMBEDDING_MODEL_KEY = "embedding_model"
 
 
+def _holder(fh, tries: int = 40) -> str:
+    """The pid the lock's holder wrote into the lock file. It writes it just after taking the lock and clears it
+    just before letting go, so an empty file is one of those two moments: read again for up to a second."""
+    for attempt in range(tries):
+        fh.seek(0)
+        holder = fh.read().strip()
+        if holder or attempt == tries - 1:
+            return holder or "?"
+        time.sleep(0.025)
+    return "?"
+
+
 def _quietly(call) -> None:
     with contextlib.suppress(Exception):
         call()
@@ -125,24 +137,14 @@ class Archive:
         path = self.home / "ingest.lock"
         with open(path, "a+") as fh:
             deadline = time.monotonic() + wait_s
-            unnamed = 0
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        fh.seek(0)
-                        holder = fh.read().strip()
-                        # The holder writes its pid just after taking the lock and clears it just before
-                        # letting go: an empty file is one of those two moments, so look again shortly.
-                        if not holder and unnamed < 40:
-                            unnamed += 1
-                            time.sleep(0.025)
-                            continue
-                        holder = holder or "?"
                         raise ArchiveLockedError(
-                            f"{self.home}: another footnote process (pid {holder}) is writing this archive; "
+                            f"{self.home}: another footnote process (pid {_holder(fh)}) is writing this archive; "
                             "try again when it has finished"
                         ) from None
                     time.sleep(0.2)

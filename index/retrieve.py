@@ -47,8 +47,8 @@ class Retriever:
         paper_ids = self._paper_filter(query)
         if paper_ids is not None and not paper_ids:
             return []
+        self.archive.check_embedder()  # before any model is loaded (or exported) for nothing
         self.archive.open_for_queries()
-        self.archive.check_embedder()
         vector = query.vector if query.vector is not None else self.archive.embedder.embed([query.text])[0]
         # A few papers: their chunk ids from the catalog let the store search them exactly, fetched by id.
         few = paper_ids is not None and len(paper_ids) <= SELECTIVE_PAPERS
@@ -108,7 +108,8 @@ class Retriever:
             for rank, (cid, _) in enumerate(ranked_list):
                 scores[cid] = scores.get(cid, 0.0) + weight / (rrf + rank + 1)
         dense_of = {cid: s for ranked_list in lists[0::2] for cid, s in ranked_list}
-        lexical_of = dict(lists[1])
+        # the archive-wide BM25 where a passage has one, else its BM25 within the named papers
+        lexical_of = {cid: s for ranked_list in reversed(lists[1::2]) for cid, s in ranked_list}
         ranked = sorted(scores, key=lambda cid: -scores[cid])
         # Only chunks the catalog holds are real: vectors of unfinished papers are invisible.
         chunks = self.archive.catalog.chunks(ranked[: max(k * 3, k + 10, self.settings.number_pool)])

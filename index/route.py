@@ -24,15 +24,17 @@ MAX_NAMED = 4
 
 @dataclass(frozen=True)
 class Route:
-    paper_ids: tuple[str, ...]  # the named papers, the ones named by most of the question's names first
+    paper_ids: tuple[str, ...]  # the papers named by the most of the question's names (ties all kept)
     words: frozenset[str]  # the lower-case words of the names that named them
 
     def rest(self, text: str) -> str:
-        """The question without the words of those names ("How does alleviate sparse rewards ...")."""
+        """The question without the words of those names ("How does alleviate sparse rewards ..."); a bare
+        number stays, even where it is also part of a name ("Llama 3"), for the numbers are what lexical search
+        matches best."""
         kept = []
         for token in text.split():
             parts = re.findall(r"[^\W_]+", token.lower())
-            if parts and all(p in self.words or p == "s" for p in parts):
+            if parts and not token.strip("?.,;:!()").isdigit() and all(p in self.words or p == "s" for p in parts):
                 continue
             kept.append(token)
         return " ".join(kept)
@@ -42,8 +44,8 @@ def route(catalog: Catalog, text: str, allowed: Sequence[str] | None = None) -> 
     """The papers the text names, among ``allowed`` if given; None when it names none."""
     votes: Counter[str] = Counter()
     words: dict[str, set[str]] = {}
-    for run in names(text):
-        phrase = " ".join(run)
+    # each name votes once: a follow-up carries the earlier question's names, often the same one twice
+    for phrase in dict.fromkeys(" ".join(run) for run in names(text)):
         found = catalog.papers_naming(phrase, MAX_NAMED + 1)
         if not found or len(found) > MAX_NAMED:
             continue

@@ -1,26 +1,26 @@
-"""When to say "not found in the archive": one of the top passages must mention what the question is about.
+"""When to say "not found in the archive": the top passages must mention what the question is about.
 
 Dense similarity alone cannot tell "What dropout rate did Kimi k1.5 use?" (the paper never says) from
 a question it answers: the passages about Kimi k1.5's training are close either way. What separates
-them is whether the question's specific terms appear in a passage at all. One passage of the top k must have
-all of these (``support_one``); spread over several passages they do not count ("How many parameters does Grok 3
-have?": one passage lists Grok 3 in a benchmark table, others give parameter counts of other models):
+them is whether the question's specific terms appear in the top k passages at all (``support``):
 
 - every name in the question (capitalised or with digits: ``Llama 4 Maverick``, ``WMT14``, ``MiMo-7B``),
-  possibly as parts (``DeepSeek R1`` + ``FLOPs``), in the passage, or on the title page or in the abstract of
-  its paper: a passage of the Muon paper is about "Moonlight" (its model, named in its abstract) without
+  possibly as parts (``DeepSeek R1`` + ``FLOPs``), in a passage, or on the title page or in the abstract of
+  the passage's paper: a passage of the Muon paper is about "Moonlight" (its model, named in its abstract) without
   spelling the name out;
 - every number in the question;
 - what the question asks for: the noun after "how many", "which" or "what" (the *focus*: "How many **TPUs**",
-  "Which **protein structure prediction benchmark**"), at least half of its words. A question about a paper in
-  the archive asks for something the paper never mentions ("How many **seconds** per proof", "Under which
-  **licence**"), and the passages about that paper match it closely all the same.
+  "Which **protein structure prediction benchmark**"), at least half of its words, in one passage that also
+  mentions one of the question's names; spread over passages they do not count ("How many parameters does
+  Grok 3 have?": one passage lists Grok 3 in a benchmark table, others give other models' parameter counts).
+  A question about a paper in the archive asks for something the paper never mentions ("How many **seconds**
+  per proof", "Under which **licence**"), and the passages about that paper match it closely all the same.
 
 Other ordinary words are not held against a question (they may be paraphrase): requiring every rare one
 ("dropout", "paid") was tried and cost more answerable questions than it caught. Nor are focus words that
 only say a number or a list is wanted ("what **fraction**", "which **problems**"). The rules and the
-similarity threshold are calibrated on ``bench/questions.json`` and checked on ``bench/questions_heldout.json``
-by ``bench/qa_eval.py``.
+similarity threshold are calibrated on ``bench/questions.json`` and checked on ``bench/questions_heldout.json`` and
+``bench/questions_fresh.json`` by ``bench/qa_eval.py``.
 """
 
 from __future__ import annotations
@@ -128,15 +128,12 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage]) -> Sup
     found = numbers_in(numbers, text)
     result.missing_numbers = [n.text for n in numbers if n not in found]
     wanted = focus(question)
-    if wanted:
-        # What the question asks for counts where it is said of what the question is about: in a passage that
-        # mentions one of its names (any passage, for a question without names).
-        about = list({p.chunk.id: p for found in named for p in found}.values()) if runs else list(passages)
-        missing = min(
-            ([w for w in wanted if not catalog.has_phrase(w, [p.chunk.id])] for p in about),
-            key=len,
-            default=list(wanted),
-        )
+    # What the question asks for counts where it is said of what the question is about: in a passage that
+    # mentions one of its names (any passage, for a question without names). When no passage mentions any of
+    # its names, that alone is the reason.
+    about = list({p.chunk.id: p for found in named for p in found}.values()) if runs else list(passages)
+    if wanted and about:
+        missing = min(([w for w in wanted if not catalog.has_phrase(w, [p.chunk.id])] for p in about), key=len)
         if len(wanted) - len(missing) < (len(wanted) + 1) // 2:
             result.missing_focus = missing
             result.focus_about = [" ".join(run) for run, found in zip(runs, named, strict=True) if found]

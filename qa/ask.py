@@ -83,7 +83,8 @@ def _unique(items: list[dict]) -> list[dict]:
 
 def relevant(catalog, question: str, passages: Sequence[Passage], threshold: float) -> tuple[bool, str]:
     """Whether the archive plausibly answers, and if not why: the best passage must be close enough in
-    meaning, and one passage must mention the question's names, numbers and what it asks for (qa.abstain)."""
+    meaning, and the passages must mention the question's names and numbers, and what it asks for in a passage
+    that mentions one of its names (qa.abstain)."""
     if not passages:
         return False, "nothing in the archive matches"
     best_dense = max((p.dense or 0.0) for p in passages)
@@ -116,6 +117,9 @@ def ask(
         answer.note = why
         return answer
     ranked = rank_sentences(archive, query, pool)
+    if not ranked:
+        answer.note = "none of the passages has a sentence to quote"
+        return answer
     by_id = {p.chunk.id: p for p in pool}
     drafts: list[Draft] = []
     if llm is not None:
