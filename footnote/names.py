@@ -25,12 +25,12 @@ STOP = words(
     "took taken make makes made need needs needed one two three first second"
 )
 _TOKEN = re.compile(r"[A-Za-z0-9][\w&.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")  # "MoBA's" is "MoBA"
 _BREAK = re.compile(r"[?!;:,()\[\]\"“”]")  # between two words: they belong to different names
 
 
 def tokens(question: str) -> list[str]:
-    question = re.sub(r"(?<=\w)['’]s\b", "", question)
-    return _TOKEN.findall(question)
+    return _TOKEN.findall(_POSSESSIVE.sub("", question))
 
 
 def _is_name(token: str, first: bool) -> bool:
@@ -46,7 +46,7 @@ def names(question: str) -> list[list[str]]:
     at punctuation between words: "... with Kimi k1.5? DeepSeek-R1 ..." holds two names, not one."""
     runs: list[list[str]] = []
     current: list[str] = []
-    text = re.sub(r"(?<=\w)['’]s\b", "", question)
+    text = _POSSESSIVE.sub("", question)
     end = 0
     for i, match in enumerate(_TOKEN.finditer(text)):
         token = match.group()

@@ -33,11 +33,11 @@ EMBEDDING_MODEL_KEY = "embedding_model"
 def _holder(fh, tries: int = 40) -> str:
     """The pid the lock's holder wrote into the lock file. It writes it just after taking the lock and clears it
     just before letting go, so an empty file is one of those two moments: read again for up to a second."""
-    for attempt in range(tries):
+    for _ in range(tries):
         fh.seek(0)
         holder = fh.read().strip()
-        if holder or attempt == tries - 1:
-            return holder or "?"
+        if holder:
+            return holder
         time.sleep(0.025)
     return "?"
 

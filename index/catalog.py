@@ -21,7 +21,7 @@ from footnote.types import Chunk, Paper
 # How the lexical index splits and stems text (also used to rank an answer's candidate sentences, qa.select).
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 NAME_KINDS = ("front", "abstract")  # the chunks that name a paper's own models and methods (names_fts)
-NAME_KINDS_SQL = "('front', 'abstract')"
+NAME_KINDS_SQL = "(" + ", ".join(f"'{kind}'" for kind in NAME_KINDS) + ")"
 NAMES_FTS_KEY = "names_fts"  # meta: names_fts holds every title-page and abstract chunk
 
 SCHEMA = """
@@ -300,38 +300,38 @@ class Catalog:
 
     def has_phrase(self, phrase: str, chunk_ids: Sequence[str]) -> bool:
         """Whether one of the chunks holds ``phrase``, as the lexical index tokenizes and stems it."""
-        words = re.findall(r"[^\W_]+", phrase.lower())
-        if not words or not chunk_ids:
+        match = _fts_phrase(phrase)
+        if match is None or not chunk_ids:
             return False
         sql = (
             "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN "
             f"(SELECT n FROM chunks WHERE id IN ({','.join('?' * len(chunk_ids))})) LIMIT 1"
         )
-        return self._db.execute(sql, ['"' + " ".join(words) + '"', *chunk_ids]).fetchone() is not None
+        return self._db.execute(sql, [match, *chunk_ids]).fetchone() is not None
 
     def papers_naming(self, phrase: str, limit: int) -> list[str]:
         """Up to ``limit`` complete papers whose title page or abstract holds ``phrase`` (as the lexical index
         tokenizes and stems it). Asked of names_fts, which holds only those chunks (two to four a paper), and
         only the first matches are read: a phrase that many papers name stops the scan at ``limit``."""
-        words = re.findall(r"[^\W_]+", phrase.lower())
-        if not words or limit < 1:
+        match = _fts_phrase(phrase)
+        if match is None or limit < 1:
             return []
         sql = (
             "SELECT DISTINCT c.paper_id FROM names_fts JOIN chunks c ON c.n = names_fts.rowid "
             "WHERE names_fts MATCH ? LIMIT ?"
         )
-        return [row[0] for row in self._db.execute(sql, ['"' + " ".join(words) + '"', limit])]
+        return [row[0] for row in self._db.execute(sql, [match, limit])]
 
     def names_any(self, phrase: str, paper_ids: Sequence[str]) -> bool:
         """Whether ``phrase`` occurs on the title page or in the abstract of one of these papers."""
-        words = re.findall(r"[^\W_]+", phrase.lower())
-        if not words or not paper_ids:
+        match = _fts_phrase(phrase)
+        if match is None or not paper_ids:
             return False
         sql = (
             "SELECT 1 FROM names_fts WHERE names_fts MATCH ? AND rowid IN "
             f"(SELECT n FROM chunks WHERE paper_id IN ({','.join('?' * len(paper_ids))})) LIMIT 1"
         )
-        return self._db.execute(sql, ['"' + " ".join(words) + '"', *paper_ids]).fetchone() is not None
+        return self._db.execute(sql, [match, *paper_ids]).fetchone() is not None
 
     # BM25 scores every chunk that holds any query term, so an OR of the query's words costs time in proportion
     # to the chunks holding them: at 1M chunks, hundreds of thousands of rows and most of a second. When a
@@ -549,6 +549,13 @@ def fts_query(text: str) -> str:
     """An FTS5 OR-query of the text's words, split the way the unicode61 tokenizer splits the index
     ("79.8" → phrase "79 8", "Qwen2.5-7B" → "qwen2 5 7b"); "6.5×" also matches "6.5x"."""
     return " OR ".join(fts_terms(text))
+
+
+def _fts_phrase(text: str) -> str | None:
+    """The text's words as one quoted FTS5 phrase ("O1-distilled data" -> '"o1 distilled data"'), None if it
+    has no words: quotes and operators in the text cannot reach the MATCH syntax."""
+    words = re.findall(r"[^\W_]+", text.lower())
+    return '"' + " ".join(words) + '"' if words else None
 
 
 def fts_terms(text: str, pairs: bool = False) -> list[str]:

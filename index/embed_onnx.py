@@ -365,6 +365,7 @@ class BatchedEmbedder:
         self.cache_dir = cache_dir
         self.threads = threads or cpu_count()
         self.model_path = model_path
+        self.model_file: Path | None = None  # the export, once found (_model_file)
         self.max_tokens = read_model_config(model_path)["max_tokens"]
         self._tokenizer = load_tokenizer(model_path, self.max_tokens)
         self._counter = load_tokenizer(model_path, None)
@@ -386,7 +387,13 @@ class BatchedEmbedder:
         """What loading does in Python: import the runtime and build the export if it is missing (the rest of
         `load`, compiling the model, is native code that may run on another thread)."""
         self._import_runtime()
-        ensure_model(self.model_path, self.variant, self.cache_dir)
+        self._model_file()
+
+    def _model_file(self) -> Path:
+        """The cached export this backend runs, exported first if missing (found once: its key hashes files)."""
+        if self.model_file is None:
+            self.model_file = ensure_model(self.model_path, self.variant, self.cache_dir)
+        return self.model_file
 
     def _import_runtime(self) -> None:
         raise NotImplementedError
@@ -427,8 +434,7 @@ class OnnxEmbedder(BatchedEmbedder):
         import onnxruntime  # noqa: F401
 
     def _load(self) -> None:
-        self.model_file = ensure_model(self.model_path, self.variant, self.cache_dir)
-        self._session = _session(str(self.model_file), self.threads)
+        self._session = _session(str(self._model_file()), self.threads)
         self._inputs = [i.name for i in self._session.get_inputs()]
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 

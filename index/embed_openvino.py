@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embed_onnx import BatchedEmbedder, ensure_model
+from index.embed_onnx import BatchedEmbedder
 
 
 class OpenVinoEmbedder(BatchedEmbedder):
@@ -33,7 +33,7 @@ class OpenVinoEmbedder(BatchedEmbedder):
     def _load(self) -> None:
         import openvino as ov
 
-        self.model_file = ensure_model(self.model_path, self.variant, self.cache_dir)
+        self._model_file()
         core = ov.Core()
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         self.precision = "bf16" if "BF16" in capabilities else "f32"

@@ -50,6 +50,17 @@ class Retriever:
         self.archive.check_embedder()  # before any model is loaded (or exported) for nothing
         self.archive.open_for_queries()
         vector = query.vector if query.vector is not None else self.archive.embedder.embed([query.text])[0]
+        lists = self._both(vector, query.text, paper_ids, query)
+        named = route(self.archive.catalog, query.text, paper_ids) if query.route else None
+        if named is not None:
+            lists += self._both(vector, named.rest(query.text), list(named.paper_ids), query, pairs=True)
+        return self._fuse(lists, query.k, query.text)
+
+    def _both(
+        self, vector: np.ndarray, text: str, paper_ids: Sequence[str] | None, query: Query, pairs: bool = False
+    ) -> list[list[tuple[str, float]]]:
+        """The dense and the lexical list, among ``paper_ids`` if given (the named papers: with the question
+        without their names, and neighbouring words as phrases, ``pairs``)."""
         # A few papers: their chunk ids from the catalog let the store search them exactly, fetched by id.
         few = paper_ids is not None and len(paper_ids) <= SELECTIVE_PAPERS
         dense = self.archive.store.query(
@@ -61,35 +72,12 @@ class Retriever:
             chunk_ids=self.archive.catalog.chunk_ids(paper_ids) if few else None,
         )
         lexical = self.archive.catalog.lexical_search(
-            query.text,
+            text,
             self.settings.lexical_k,
             paper_ids=paper_ids,
             exclude_kinds=query.exclude_kinds,
             include_kinds=query.include_kinds,
-        )
-        lists = [dense, lexical]
-        named = route(self.archive.catalog, query.text, paper_ids) if query.route else None
-        if named is not None:
-            lists.extend(self._within(named.paper_ids, vector, named.rest(query.text), query))
-        return self._fuse(lists, query.k, query.text)
-
-    def _within(self, paper_ids: Sequence[str], vector: np.ndarray, rest: str, query: Query) -> list[list]:
-        """Dense and lexical lists of the named papers alone, the lexical one for the question without the names."""
-        dense = self.archive.store.query(
-            vector,
-            self.settings.dense_k,
-            paper_ids=list(paper_ids),
-            exclude_kinds=query.exclude_kinds,
-            include_kinds=query.include_kinds,
-            chunk_ids=self.archive.catalog.chunk_ids(list(paper_ids)),
-        )
-        lexical = self.archive.catalog.lexical_search(
-            rest,
-            self.settings.lexical_k,
-            paper_ids=list(paper_ids),
-            exclude_kinds=query.exclude_kinds,
-            include_kinds=query.include_kinds,
-            pairs=True,
+            pairs=pairs,
         )
         return [dense, lexical]
 

@@ -127,7 +127,7 @@ def ask(
 
         answer.generator = "llm"
         # The model reads the k passages whose sentences answer best, in that order.
-        passages = [c.passage for c in ranked[:k]] or pool[:k]
+        passages = [c.passage for c in ranked[:k]]
         try:
             reply, _ = llm.complete_json_retry(SYSTEM, f"Question: {query}\n\nPassages:\n{format_passages(passages)}")
             ids = {str(n): p.chunk.id for n, p in enumerate(passages, start=1)}

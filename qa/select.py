@@ -15,7 +15,7 @@ their sentences on their own, by three signals fused by reciprocal rank like ret
 
 A signal that gives a sentence nothing (no shared term, no exact match) does not rank it. Each passage is
 represented by its best sentence. Calibrated on bench/questions.json and checked on bench/questions_heldout.json
-(bench/qa_eval.py).
+and bench/questions_fresh.json (bench/qa_eval.py).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ class Candidate:
     """A passage's best sentence for the question, with its fused score."""
 
     passage: Passage
-    sentence: Sentence
     text: str  # the sentence without a leading bullet
     score: float
 
@@ -51,8 +50,12 @@ class Candidate:
 def rank_sentences(archive: Archive, query: str, passages: Sequence[Passage]) -> list[Candidate]:
     """The best sentence of each passage, best first (passages without a usable sentence are left out)."""
     found: list[tuple[int, Passage, Sentence, str]] = []
+    offsets: dict[str, list[int]] = {}  # per paper: a pool of 30 passages comes from a few papers
     for rank, passage in enumerate(passages):
-        for sentence in passage_sentences(passage, archive.page_offsets(passage.chunk.paper_id)):
+        pid = passage.chunk.paper_id
+        if pid not in offsets:
+            offsets[pid] = archive.page_offsets(pid)
+        for sentence in passage_sentences(passage, offsets[pid]):
             text = _BULLET.sub("", sentence.text)
             if len(text) >= MIN_CHARS:
                 found.append((rank, passage, sentence, text))
@@ -68,10 +71,10 @@ def rank_sentences(archive: Archive, query: str, passages: Sequence[Passage]) ->
         for i, contribution in enumerate(_reciprocal_ranks(values)):
             fused[i] += WEIGHTS[name] * contribution
     best: dict[str, Candidate] = {}
-    for (_, passage, sentence, text), score in zip(found, fused, strict=True):
+    for (_, passage, _, text), score in zip(found, fused, strict=True):
         held = best.get(passage.chunk.id)
         if held is None or score > held.score:
-            best[passage.chunk.id] = Candidate(passage, sentence, text, score)
+            best[passage.chunk.id] = Candidate(passage, text, score)
     return sorted(best.values(), key=lambda c: -c.score)
 
 
