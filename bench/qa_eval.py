@@ -157,7 +157,7 @@ class Outcome:
     abstained: bool = False
     best_dense: float | None = None
     passages: list[Passage] = field(default_factory=list)  # ask only: what it retrieved (the pool it chose from)
-    judged: list[Passage] = field(default_factory=list)  # ask only: the top k of them, that abstention looks at
+    judged: list[Passage] = field(default_factory=list)  # ask only: the k an answer comes from, abstention judges
 
     def rank(self) -> int | None:
         """1-based rank of the first accepted citation, or None."""
@@ -187,7 +187,7 @@ def run_ask(archive: Archive, q: Question, k: int) -> Outcome:
         for c in statement.citations:
             if all((c.paper_id, c.page) != (p, g) for p, g, _ in returned):
                 returned.append((c.paper_id, c.page, c.quote))
-    judged = list(answer.passages[:k])
+    judged = list(answer.judged)
     best = max((p.dense or 0.0 for p in judged), default=None)
     return Outcome(q, "ask", seconds, returned, answer.abstained, best, list(answer.passages), judged)
 
@@ -282,10 +282,10 @@ def spread(values: Sequence[float | None]) -> dict:
 
 
 def sweep(answerable: Sequence[Outcome], unanswerable: Sequence[Outcome], catalog: Catalog) -> list[dict]:
-    """Abstention at each threshold on the top k passages ask retrieved: by qa.ask.relevant (ask's rule: a dense
-    match at least that close, and one passage mentioning the question's names, numbers and focus), and by the
-    dense similarity alone. An answer can still abstain after this when every drafted statement fails
-    verification."""
+    """Abstention at each threshold on the k passages ask judges (those its answer comes from): by
+    qa.ask.relevant (ask's rule: a dense match at least that close, and the passages mentioning the question's
+    names, numbers and focus), and by the dense similarity alone. An answer can still abstain after this when
+    every drafted statement fails verification."""
     rows = []
     for t in SWEEP:
         row: dict = {"threshold": t}

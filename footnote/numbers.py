@@ -45,3 +45,23 @@ def extract_numbers(text: str) -> list[Number]:
         unit = (m.group("unit") or "").upper().replace("X", "×")
         out.append(Number(_canonical(m.group("value")), unit, m.group(0).strip()))
     return out
+
+
+# A number glued to a name: after a hyphen that follows a letter ("MiMo-7B", "GPT-4o", "Qwen-32B"; not the 20 of
+# "10-20"), or followed at once by a letter ("4o"; "a 7B-scale model" keeps its 7B).
+_IN_NAME_BEFORE = re.compile(r"[^\W\d_]-$")
+_IN_NAME_AFTER = re.compile(r"^[^\W\d_]")
+
+
+def query_numbers(text: str) -> list[Number]:
+    """The numbers a query asks about: every number but those that are part of a name (the 7B of "MiMo-7B",
+    the 4 of "GPT-4o", the 32B of "DeepSeek-R1-Zero-Qwen-32B"), which the name's own matching covers. "Llama 3",
+    "the 671B model" and "6.5×" keep theirs."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        start, end = m.start("value"), m.end("unit") if m.group("unit") else m.end("value")
+        if _IN_NAME_BEFORE.search(text[max(0, start - 2) : start]) or _IN_NAME_AFTER.match(text[end:]):
+            continue
+        unit = (m.group("unit") or "").upper().replace("X", "×")
+        out.append(Number(_canonical(m.group("value")), unit, m.group(0).strip()))
+    return out

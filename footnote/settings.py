@@ -154,10 +154,10 @@ class QASettings(BaseSettings):
         ge=1,
         le=200,
         description="Passages an answer's sentences are chosen from (qa/select.py ranks their sentences); "
-        "abstention looks at the best k of them.",
+        "abstention looks at the k passages whose sentences rank best, which an answer comes from.",
     )
     abstain_below: float = Field(
-        0.3,
+        0.35,
         ge=0,
         le=1,
         description="Best passage similarity below which `ask` answers 'not found in the archive' (it also "

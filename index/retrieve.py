@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from footnote.numbers import extract_numbers
+from footnote.numbers import Number, extract_numbers, query_numbers
 from footnote.types import Passage
 from index.archive import Archive
 from index.route import route
@@ -52,9 +52,12 @@ class Retriever:
         vector = query.vector if query.vector is not None else self.archive.embedder.embed([query.text])[0]
         lists = self._both(vector, query.text, paper_ids, query)
         named = route(self.archive.catalog, query.text, paper_ids) if query.route else None
+        numbers = query_numbers(query.text)
         if named is not None:
             lists += self._both(vector, named.rest(query.text), list(named.paper_ids), query, pairs=True)
-        return self._fuse(lists, query.k, query.text)
+            # The 2 of "O1 Replication Journey Part 2" is the paper's name, not a figure asked for.
+            numbers = [n for n in numbers if n.text.lower() not in named.words]
+        return self._fuse(lists, query.k, numbers)
 
     def _both(
         self, vector: np.ndarray, text: str, paper_ids: Sequence[str] | None, query: Query, pairs: bool = False
@@ -86,9 +89,10 @@ class Retriever:
             return None
         return self.archive.catalog.complete_ids(query.paper_ids, query.since, query.until)
 
-    def _fuse(self, lists: list[list[tuple[str, float]]], k: int, text: str = "") -> list[Passage]:
+    def _fuse(self, lists: list[list[tuple[str, float]]], k: int, numbers: Sequence[Number] = ()) -> list[Passage]:
         """Reciprocal rank fusion of ranked (chunk id, score) lists: [dense, lexical, then any within named
-        papers: dense, lexical]. A passage's dense score is its cosine in either dense list."""
+        papers: dense, lexical], then the query's ``numbers`` found in a chunk lift it. A passage's dense score
+        is its cosine in either dense list."""
         rrf = self.settings.rrf_k
         scores: dict[str, float] = {}
         for n, ranked_list in enumerate(lists):
@@ -101,11 +105,11 @@ class Retriever:
         ranked = sorted(scores, key=lambda cid: -scores[cid])
         # Only chunks the catalog holds are real: vectors of unfinished papers are invisible.
         chunks = self.archive.catalog.chunks(ranked[: max(k * 3, k + 10, self.settings.number_pool)])
-        numbers = extract_numbers(text)
         if numbers:
             # Rank fusion weighs an exact number like any other word; a user who types "53.5%" means the
-            # passage that states it. Each of the query's numbers found in a chunk adds up to the score of
-            # a first place in both lists.
+            # passage that states it (not the 7B of "MiMo-7B": a name's part, which would lift every chunk
+            # that names the model above the one that answers). Each of the query's numbers found in a chunk
+            # adds up to the score of a first place in both lists.
             top = 2.0 / (rrf + 1)
             for cid, chunk in chunks.items():
                 found = extract_numbers(chunk.text)

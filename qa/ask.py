@@ -30,7 +30,8 @@ class Answer:
     query: str  # what was searched (a follow-up rewritten to stand alone)
     abstained: bool
     statements: list[Statement]
-    passages: list[Passage]
+    passages: list[Passage]  # the pool retrieved, best first
+    judged: list[Passage] = field(default_factory=list)  # the k an answer comes from, which abstention judges
     grounding: Grounding = field(default_factory=Grounding)
     generator: str = "extractive"
     note: str = ""
@@ -112,13 +113,20 @@ def ask(
         Query(query, k=max(k, settings.pool), paper_ids=paper_ids, since=since, until=until, route=True)
     )
     answer = Answer(question, query, abstained=True, statements=[], passages=pool)
-    ok, why = relevant(archive.catalog, query, pool[:k], settings.abstain_below)
-    if not ok:
-        answer.note = why
+    if not pool:
+        answer.note = "nothing in the archive matches"
         return answer
     ranked = rank_sentences(archive, query, pool)
     if not ranked:
         answer.note = "none of the passages has a sentence to quote"
+        return answer
+    # What an answer would come from: the k passages whose sentences answer best, in that order. Whether the
+    # archive answers at all is judged on them too (the best-ranked passages of the pool may only repeat the
+    # question's names; the one that answers can sit 15th).
+    answer.judged = [c.passage for c in ranked[:k]]
+    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below)
+    if not ok:
+        answer.note = why
         return answer
     by_id = {p.chunk.id: p for p in pool}
     drafts: list[Draft] = []
@@ -126,8 +134,7 @@ def ask(
         from footnote.errors import LLMError
 
         answer.generator = "llm"
-        # The model reads the k passages whose sentences answer best, in that order.
-        passages = [c.passage for c in ranked[:k]]
+        passages = answer.judged
         try:
             reply, _ = llm.complete_json_retry(SYSTEM, f"Question: {query}\n\nPassages:\n{format_passages(passages)}")
             ids = {str(n): p.chunk.id for n, p in enumerate(passages, start=1)}

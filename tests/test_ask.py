@@ -86,6 +86,27 @@ def test_an_extractive_answer_quotes_the_best_sentence_of_up_to_k_passages(archi
     assert any("test difficulty" in s.text.lower().replace("-", " ") for s in answer.statements)
 
 
+def test_a_number_in_a_name_does_not_lift_every_passage_naming_it(archive, paper_pdf):
+    """The 7B of "MiMo-7B" is the model's name: as a number to match exactly it would lift every MiMo-7B chunk
+    above the one that answers, which names the model nowhere."""
+    answer = ask(archive, "How does MiMo-7B deduplicate the web pages of its pre-training data?")
+    check_answer(answer, paper_pdf)
+    assert any((c.paper_id, c.page) == ("2505.07608", 5) for s in answer.statements for c in s.citations)
+
+
+def test_abstention_judges_the_passages_the_answer_comes_from(archive, paper_pdf):
+    """The passages retrieval ranks first repeat "DeepSeek-Prover-V2" and "RL" but never say "reward"; the one
+    that answers ranks lower in the pool, and its sentence ranks first: it is what ask quotes and judges."""
+    question = (
+        "What reward does DeepSeek-Prover-V2 add early in RL so that final proofs include all the decomposed lemmas?"
+    )
+    answer = ask(archive, question)
+    check_answer(answer, paper_pdf)
+    assert "consistency reward" in answer.statements[0].text
+    assert answer.judged and answer.judged[0].chunk.id == answer.statements[0].citations[0].chunk_id
+    assert len(answer.judged) <= archive.settings.qa.k
+
+
 def test_paper_filter_limits_citations(archive, paper_pdf):
     answer = ask(archive, "How is failure attribution evaluated?", paper_ids=["2505.00212"])
     check_answer(answer, paper_pdf)

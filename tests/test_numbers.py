@@ -1,0 +1,53 @@
+"""Numbers as written in statements, sources and queries (footnote.numbers)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from footnote.numbers import extract_numbers, query_numbers
+
+
+def texts(numbers) -> list[str]:
+    return [n.text for n in numbers]
+
+
+def test_normalises_units_separators_and_zeros():
+    a, b = extract_numbers("4.5x and 45 % of 1,000 at 128k"), extract_numbers("4.50× and 45% of 1000 at 128K")
+    assert (
+        [(n.value, n.unit) for n in a]
+        == [(n.value, n.unit) for n in b]
+        == [
+            ("4.5", "×"),
+            ("45", "%"),
+            ("1000", ""),
+            ("128", "K"),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # a number glued to a name is the name's (its matching covers it), not a figure asked for
+        ("Which deduplication methods does MiMo-7B apply?", []),
+        ("Qwen2.5-Math-72B and DeepSeek-R1-Zero-Qwen-32B", []),
+        ("GPT-4o and DeepSeek-V3", []),
+        ("MiMo-7B-RL scores 55.4 on AIME", ["55.4"]),
+        # numbers on their own stay, units and signs included
+        ("Llama 3 8B, the 671B model, a 7B-scale model", ["3", "8B", "671B", "7B"]),
+        ("a 6.5× speedup on 79.8%", ["6.5×", "79.8%"]),
+        ("a learning rate of 3e-4 and a -0.5 reward", ["3e-4", "-0.5"]),
+        ("between 10-20 steps", ["10", "20"]),
+    ],
+)
+def test_query_numbers_leave_out_the_numbers_of_names(query, expected):
+    assert texts(query_numbers(query)) == expected
+
+
+@given(st.text(alphabet="MiMoGPT-7B4o 1,0.5%×x", max_size=40))
+def test_query_numbers_are_some_of_the_numbers_in_order(text):
+    every = texts(extract_numbers(text))
+    kept = iter(every)
+    assert all(n in kept for n in texts(query_numbers(text)))  # a subsequence
