@@ -6,10 +6,12 @@ Without --home the corpus (../shared/corpus/papers beside the checkout) is inges
 home first (the time it took is printed) and the home is deleted afterwards. With --home the archive there is
 only read.
 
-Three question sets, all written by reading the PDFs: bench/questions.json (ask's rules were calibrated on it),
-bench/questions_heldout.json (written after that calibration; the changes that followed looked at it too) and
-bench/questions_fresh.json (written after those, and run once as they stood: its "about" gives that first run).
-The default runs all three and prints each set's figures, then the pooled report. Categories: number, fact,
+Four question sets, all written by reading the PDFs: bench/questions.json (ask's rules were calibrated on it),
+bench/questions_heldout.json (written after that calibration; the changes that followed looked at it too),
+bench/questions_fresh.json (written after those, and run once as they stood) and bench/questions_blind.json
+(written later without reading the code or the other sets, and run once as the code stood). The "about" of the
+last two gives their first run; changes made after it looked at their misses. The default runs all four and
+prints each set's figures, then the pooled report. Categories: number, fact,
 multi (the answer is stated in several papers) and unanswerable. Each answerable question has a natural `ask`
 question, a short `cite_query` (what a user would type into `footnote cite`) and the accepted (paper, pages).
 A returned citation hits when its paper matches and its page is accepted. Figures:
@@ -44,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from common import CORPUS, FRESH, HELDOUT, QUESTIONS, ingest_timed
+from common import BLIND, CORPUS, FRESH, HELDOUT, QUESTIONS, ingest_timed
 
 from footnote.settings import Settings
 from footnote.types import Passage
@@ -444,9 +446,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--questions",
         type=Path,
         nargs="+",
-        default=[QUESTIONS, HELDOUT, FRESH],
-        help="question sets (JSON); default: questions.json (calibration), questions_heldout.json and "
-        "questions_fresh.json (written afterwards, as checks)",
+        default=[QUESTIONS, HELDOUT, FRESH, BLIND],
+        help="question sets (JSON); default: questions.json (calibration), questions_heldout.json, "
+        "questions_fresh.json and questions_blind.json (written afterwards, as checks)",
     )
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="PDFs to ingest when --home is not given")
     parser.add_argument("--check", action="store_true", help="verify the question set's pages and exit")

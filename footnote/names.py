@@ -46,7 +46,7 @@ def names(question: str) -> list[list[str]]:
     at punctuation between words: "... with Kimi k1.5? DeepSeek-R1 ..." holds two names, not one."""
     runs: list[list[str]] = []
     current: list[str] = []
-    text = _POSSESSIVE.sub("", question)
+    text = _POSSESSIVE.sub(",", question)  # a possessive ends a name: "MiniMax-M1's CISPO" names two things
     end = 0
     for i, match in enumerate(_TOKEN.finditer(text)):
         token = match.group()

@@ -25,6 +25,7 @@ from qa.abstain import focus
         ("What fraction of the computation does MoBA save?", []),
         ("How much faster is MoBA than full attention?", []),
         ("Which problems does DeepSeek-R1-Zero suffer from?", []),
+        ("How much money did the SWE-smith dataset cost to create?", []),  # the passage says "$1360"
         # no noun after the question word
         ("What is the speedup of MoBA?", []),
         ("What exactly is MoBA?", []),
@@ -48,3 +49,10 @@ def test_a_name_ends_at_punctuation_but_not_at_an_abbreviation():
     assert names(carried) == [["Kimi", "k1.5"], ["DeepSeek-R1", "AIME"], ["DeepSeek-R1"]]
     assert names("Compare Qwen2.5-7B, MiMo-7B and Llama 3") == [["Qwen2.5-7B"], ["MiMo-7B"], ["Llama", "3"]]
     assert names("How does Dr. GRPO change GRPO?") == [["Dr", "GRPO"], ["GRPO"]]
+
+
+def test_a_possessive_ends_a_name():
+    """ "MiniMax-M1's CISPO" names the model and its algorithm: the passage about CISPO need not spell out
+    MiniMax-M1 (its paper's title page does), and one that names MiniMax-M1 need not say CISPO."""
+    assert names("What does MiniMax-M1's CISPO clip?") == [["MiniMax-M1"], ["CISPO"]]
+    assert names("How fast is MoBA’s kernel on Llama 3?") == [["MoBA"], ["Llama", "3"]]
