@@ -190,7 +190,7 @@ def run_ask(archive: Archive, q: Question, k: int) -> Outcome:
             if all((c.paper_id, c.page) != (p, g) for p, g, _ in returned):
                 returned.append((c.paper_id, c.page, c.quote))
     judged = list(answer.judged)
-    best = max((p.dense or 0.0 for p in judged), default=None)
+    best = max((p.dense or 0.0 for p in [*judged, *answer.passages]), default=None)
     return Outcome(q, "ask", seconds, returned, answer.abstained, best, list(answer.passages), judged)
 
 
@@ -292,7 +292,7 @@ def sweep(answerable: Sequence[Outcome], unanswerable: Sequence[Outcome], catalo
     for t in SWEEP:
         row: dict = {"threshold": t}
         for rule, keep in (
-            ("rule", lambda o, t=t: relevant(catalog, o.question.ask, o.judged, t)[0]),
+            ("rule", lambda o, t=t: relevant(catalog, o.question.ask, o.judged, t, o.passages)[0]),
             ("dense", lambda o, t=t: (o.best_dense or 0.0) >= t),
         ):
             row[rule] = {

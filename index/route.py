@@ -4,8 +4,9 @@ A question that names a paper's model or method ("MiMo", "MoBA", "Moonlight", "O
 is mostly asking about that paper, and the name is the least useful part of it for finding the passage: it occurs
 in most of that paper's chunks, so BM25 over the whole question ranks the chunks that repeat the name most (its
 title page, its related work) above the one that answers. A paper is *named* when one of the question's names
-(footnote.names) occurs on its title page or in its abstract, and at most MAX_NAMED papers there hold it: a name
-that many papers carry in their abstracts ("GPT-4o", "GRPO") picks none. Retrieval then also searches the named
+(footnote.names), or the longest start of it that does ("Seed1.5-Thinking" of "Seed1.5-Thinking RL"), occurs on
+its title page or in its abstract, and at most MAX_NAMED papers there hold it: a name that many papers carry in
+their abstracts ("GPT-4o", "GRPO") picks none. Retrieval then also searches the named
 papers with the rest of the question (index.retrieve).
 """
 
@@ -44,11 +45,20 @@ def route(catalog: Catalog, text: str, allowed: Sequence[str] | None = None) -> 
     """The papers the text names, among ``allowed`` if given; None when it names none."""
     votes: Counter[str] = Counter()
     words: dict[str, set[str]] = {}
-    # each name votes once: a follow-up carries the earlier question's names, often the same one twice
-    for phrase in dict.fromkeys(" ".join(run) for run in names(text)):
-        found = catalog.papers_naming(phrase, MAX_NAMED + 1)
-        if not found or len(found) > MAX_NAMED:
+    seen: set[str] = set()
+    # Each name votes once: a follow-up carries the earlier question's names, often the same one twice.
+    for run in names(text):
+        # The longest start of the name that names a paper: a run can run on past it ("Seed1.5-Thinking RL").
+        for n in range(len(run), 0, -1):
+            phrase = " ".join(run[:n])
+            found = catalog.papers_naming(phrase, MAX_NAMED + 1)
+            if found and len(found) <= MAX_NAMED:
+                break
+        else:
             continue
+        if phrase in seen:
+            continue
+        seen.add(phrase)
         for paper_id in found:
             if allowed is None or paper_id in allowed:
                 votes[paper_id] += 1

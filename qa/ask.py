@@ -82,13 +82,16 @@ def _unique(items: list[dict]) -> list[dict]:
     return out
 
 
-def relevant(catalog, question: str, passages: Sequence[Passage], threshold: float) -> tuple[bool, str]:
-    """Whether the archive plausibly answers, and if not why: the best passage must be close enough in
-    meaning, and the passages must mention the question's names and numbers, and what it asks for in a passage
-    that mentions one of its names (qa.abstain)."""
+def relevant(
+    catalog, question: str, passages: Sequence[Passage], threshold: float, pool: Sequence[Passage] = ()
+) -> tuple[bool, str]:
+    """Whether the archive plausibly answers, and if not why: the closest passage of the pool (``passages``
+    when no pool is given) must be close enough in meaning, and the passages an answer would quote must mention
+    the question's names and numbers, and what it asks for in a passage that mentions one of its names
+    (qa.abstain)."""
     if not passages:
         return False, "nothing in the archive matches"
-    best_dense = max((p.dense or 0.0) for p in passages)
+    best_dense = max((p.dense or 0.0) for p in [*passages, *pool])
     if best_dense < threshold:
         return False, f"the closest passage is too far from the question (similarity {best_dense:.2f} < {threshold})"
     found = support(catalog, question, passages)
@@ -120,11 +123,11 @@ def ask(
     if not ranked:
         answer.note = "none of the passages has a sentence to quote"
         return answer
-    # What an answer would come from: the k passages whose sentences answer best, in that order. Whether the
-    # archive answers at all is judged on them too (the best-ranked passages of the pool may only repeat the
-    # question's names; the one that answers can sit 15th).
+    # What an answer would come from: the k passages whose sentences answer best, in that order. Whether they
+    # mention what the question asks about is judged on them (the best-ranked passages of the pool may only
+    # repeat the question's names; the one that answers can sit 15th); closeness in meaning on the whole pool.
     answer.judged = [c.passage for c in ranked[:k]]
-    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below)
+    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool)
     if not ok:
         answer.note = why
         return answer

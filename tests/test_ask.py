@@ -7,13 +7,14 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from footnote.llm import LLMClient
 from footnote.settings import Settings
 from index.archive import Archive
-from qa.ask import NOT_FOUND, ask
+from qa.ask import NOT_FOUND, ask, relevant
 from summarize.verify import extract_numbers, numbers_in
 from tests.digest_checks import pymupdf_page
 
@@ -105,6 +106,20 @@ def test_abstention_judges_the_passages_the_answer_comes_from(archive, paper_pdf
     assert "consistency reward" in answer.statements[0].text
     assert answer.judged and answer.judged[0].chunk.id == answer.statements[0].citations[0].chunk_id
     assert len(answer.judged) <= archive.settings.qa.k
+
+
+def test_closeness_is_judged_on_the_whole_pool(archive):
+    """The passages an answer quotes may be lexical matches far from the question in meaning; whether the archive
+    holds anything close is its closest passage, among the whole pool."""
+    question = "What speedup does MoBA achieve when prefilling 1M tokens?"
+    pool = ask(archive, question).passages
+    far = [replace(p, dense=0.1) for p in pool[:5]]
+    threshold = archive.settings.qa.abstain_below
+    assert relevant(archive.catalog, question, far, threshold) == (
+        False,
+        f"the closest passage is too far from the question (similarity 0.10 < {threshold})",
+    )
+    assert relevant(archive.catalog, question, far, threshold, pool) == (True, "")
 
 
 def test_paper_filter_limits_citations(archive, paper_pdf):

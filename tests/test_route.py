@@ -32,6 +32,14 @@ def test_a_name_on_a_title_page_or_in_an_abstract_routes_to_that_paper(archive, 
         assert named.words == words
 
 
+def test_a_name_that_runs_on_routes_by_its_longest_start_that_names_a_paper(archive):
+    """ "Seed1.5-Thinking RL" is one run of names; no title page says it, but "Seed1.5-Thinking" names one paper."""
+    assert archive.catalog.papers_naming("Seed1.5-Thinking RL", MAX_NAMED + 1) == []  # the premise
+    named = route(archive.catalog, "Which tricks keep the Seed1.5-Thinking RL training stable?")
+    assert named is not None and named.paper_ids == ("2504.13914",)
+    assert named.words == {"seed1", "5", "thinking"}
+
+
 def test_a_name_that_many_papers_carry_routes_nowhere(archive):
     assert len(archive.catalog.papers_naming("DeepSeek-R1", MAX_NAMED + 1)) > MAX_NAMED  # the premise
     assert route(archive.catalog, "What does DeepSeek-R1 score on AIME 2024?") is None
