@@ -47,10 +47,11 @@ def extract_numbers(text: str) -> list[Number]:
     return out
 
 
-# A number glued to a name: after a hyphen that follows a letter ("MiMo-7B", "GPT-4o", "Qwen-32B"; not the 20 of
-# "10-20"), or followed at once by a letter ("4o"; "a 7B-scale model" keeps its 7B).
-_IN_NAME_BEFORE = re.compile(r"[^\W\d_]-$")
-_IN_NAME_AFTER = re.compile(r"^[^\W\d_]")
+# A number glued to a name: after a hyphen, in a word that has a letter before it ("MiMo-7B", "GPT-4o",
+# "Qwen2.5-7B", "Llama-3.1-8B-Instruct"; not the 20 of "10-20"), or followed by one letter that ends the word ("4o";
+# "80GB", "12.5Hz" and "a 7B-scale model" keep theirs).
+_IN_NAME_BEFORE = re.compile(r"\S*[^\W\d_]\S*-")  # the word's start, up to the number
+_IN_NAME_AFTER = re.compile(r"^[^\W\d_](?![\w])")
 
 
 def query_numbers(text: str) -> list[Number]:
@@ -60,7 +61,9 @@ def query_numbers(text: str) -> list[Number]:
     out = []
     for m in _NUMBER.finditer(text):
         start, end = m.start("value"), m.end("unit") if m.group("unit") else m.end("value")
-        if _IN_NAME_BEFORE.search(text[max(0, start - 2) : start]) or _IN_NAME_AFTER.match(text[end:]):
+        head = text[:start]  # the number's word up to the number ("MiMo-" of "MiMo-7B"), or ""
+        head = "" if not head or head[-1].isspace() else head.split()[-1]
+        if _IN_NAME_BEFORE.fullmatch(head) or _IN_NAME_AFTER.match(text[end:]):
             continue
         unit = (m.group("unit") or "").upper().replace("X", "×")
         out.append(Number(_canonical(m.group("value")), unit, m.group(0).strip()))

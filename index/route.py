@@ -47,7 +47,7 @@ def route(catalog: Catalog, text: str, allowed: Sequence[str] | None = None) -> 
     words: dict[str, set[str]] = {}
     seen: set[str] = set()
     # Each name votes once: a follow-up carries the earlier question's names, often the same one twice.
-    for run in names(text):
+    for run in dict.fromkeys(tuple(run) for run in names(text)):
         # The longest start of the name that names a paper: a run can run on past it ("Seed1.5-Thinking RL").
         for n in range(len(run), 0, -1):
             phrase = " ".join(run[:n])

@@ -2,15 +2,16 @@
 
 Dense similarity alone cannot tell "What dropout rate did Kimi k1.5 use?" (the paper never says) from
 a question it answers: the passages about Kimi k1.5's training are close either way. What separates
-them is whether the question's specific terms appear in the top k passages at all (``support``):
+them is whether the question's specific terms appear at all in the k passages an answer would quote (qa.ask
+judges those; ``support``):
 
 - every name in the question (capitalised or with digits: ``Llama 4 Maverick``, ``WMT14``, ``MiMo-7B``),
   possibly as parts (``DeepSeek R1`` + ``FLOPs``), in a passage, or on the title page or in the abstract of
   the passage's paper: a passage of the Muon paper is about "Moonlight" (its model, named in its abstract) without
   spelling the name out;
-- every number in the question;
-- what the question asks for: the noun after "how many", "which" or "what" (the *focus*: "How many **TPUs**",
-  "Which **protein structure prediction benchmark**"), at least half of its words, in one passage that also
+- every number in the question, but those that are part of a name (the 7B of ``MiMo-7B``: the name covers it);
+- what the question asks for: the noun after "how many", "how much", "which" or "what" (the *focus*: "How many
+  **TPUs**", "Which **protein structure prediction benchmark**"), at least half of its words, in one passage that also
   mentions one of the question's names; spread over passages they do not count ("How many parameters does
   Grok 3 have?": one passage lists Grok 3 in a benchmark table, others give other models' parameter counts).
   A question about a paper in the archive asks for something the paper never mentions ("How many **seconds**
@@ -45,6 +46,8 @@ _FOCUS_END = words(
     "helps help makes make causes cause leads lead else exactly really actually specifically precisely happens happen "
     "happened occurs occur occurred one ones"
 )
+# Words that follow a verb but do not go on a noun phrase: particles, articles, pronouns.
+_AFTER_VERB = words("out up off down the a an this that these those it its their them his her our us me")
 # Focus words that say what form the answer takes, not what it is about ("what fraction", "which problems").
 _FOCUS_GENERIC = words(
     "idea ideas thing things aspect aspects part parts factor factors kind kinds type types way ways method methods "
@@ -57,7 +60,7 @@ _FOCUS_GENERIC = words(
 
 @dataclass
 class Support:
-    """What the question asks about that the top passages do not mention."""
+    """What the question asks about that the judged passages do not mention."""
 
     missing_names: list[str] = field(default_factory=list)
     missing_numbers: list[str] = field(default_factory=list)
@@ -87,21 +90,23 @@ def focus(question: str) -> list[str]:
         return []
     in_names = {t.lower() for run in names(question) for t in run}
     words: list[str] = []
-    for n, token in enumerate(tokens(match.group(1))):
+    found = tokens(match.group(1))
+    for n, token in enumerate(found):
         low = token.lower()
-        if low in _FOCUS_END or low in in_names or any(c.isdigit() for c in token) or (n == 0 and _past(low)):
+        if low in _FOCUS_END or low in in_names or any(c.isdigit() for c in token):
+            break
+        if n == 0 and _past(low, found[1].lower() if len(found) > 1 else ""):
             break
         if low not in STOP and low not in _FOCUS_GENERIC:
             words.append(low)
     return list(dict.fromkeys(words))
 
 
-def _past(word: str) -> bool:
-    """Whether a word right after "what" or "which" reads as a past-tense verb, so that no noun follows ("What
-    **turned** out to explain ...", "What **caused** ..."). A doubtful word is taken for a verb: a focus wrongly
-    read abstains on a question the archive answers, a focus missed only checks less ("Which **pretrained**
-    model")."""
-    return len(word) > 4 and word.endswith("ed") and not word.endswith("eed")
+def _past(word: str, following: str) -> bool:
+    """Whether the word right after the question word is a verb in the past tense, so that no noun follows:
+    it ends in -ed and the next word is one no noun phrase goes on with ("What **turned** out to explain ...",
+    "What **caused** the ..."), not "Which **pretrained** model" or "What **masked** tokens"."""
+    return len(word) > 4 and word.endswith("ed") and not word.endswith("eed") and following in _AFTER_VERB
 
 
 def _found(catalog: Catalog, tokens: list[str], chunk_ids: Sequence[str]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from footnote.types import Passage, Statement
 from index.archive import Archive
@@ -126,7 +126,8 @@ def ask(
     # What an answer would come from: the k passages whose sentences answer best, in that order. Whether they
     # mention what the question asks about is judged on them (the best-ranked passages of the pool may only
     # repeat the question's names; the one that answers can sit 15th); closeness in meaning on the whole pool.
-    answer.judged = [c.passage for c in ranked[:k]]
+    chosen = _distinct(ranked, k)
+    answer.judged = [c.passage for c in chosen]
     ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool)
     if not ok:
         answer.note = why
@@ -152,22 +153,30 @@ def ask(
         except LLMError as exc:
             answer.note = f"LLM failed ({exc}); extractive answer"
             answer.generator = "extractive"
-            drafts = _extractive(ranked, k)
+            drafts = _extractive(chosen)
     else:
-        drafts = _extractive(ranked, k)
+        drafts = _extractive(chosen)
     verifier = Verifier(archive.page_text, archive.page_offsets)
     answer.statements, answer.grounding = verifier.verify(drafts, by_id)
     answer.abstained = not answer.statements
     return answer
 
 
-def _extractive(ranked: Sequence[Candidate], limit: int) -> list[Draft]:
-    """The best sentences, one per passage, best first, quoted verbatim (qa.select ranks them)."""
-    drafts, seen = [], set()
+def _distinct(ranked: Sequence[Candidate], limit: int) -> list[Candidate]:
+    """The best candidates, one per passage (qa.select ranks them), up to ``limit``, each with its best sentence
+    not already chosen: neighbouring chunks overlap and share whole sentences."""
+    chosen, seen = [], set()
     for candidate in ranked:
-        if candidate.text not in seen:
-            seen.add(candidate.text)
-            drafts.append(Draft(candidate.text, [candidate.passage.chunk.id]))
-        if len(drafts) == limit:
+        text = next((t for t in (candidate.text, *candidate.others) if t not in seen), None)
+        if text is None:
+            continue
+        seen.add(text)
+        chosen.append(replace(candidate, text=text))
+        if len(chosen) == limit:
             break
-    return drafts
+    return chosen
+
+
+def _extractive(chosen: Sequence[Candidate]) -> list[Draft]:
+    """The chosen sentences, best first, quoted verbatim."""
+    return [Draft(c.text, [c.passage.chunk.id]) for c in chosen]

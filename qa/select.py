@@ -14,8 +14,9 @@ their sentences on their own, by three signals fused by reciprocal rank like ret
   (dense similarity enters here).
 
 A signal that gives a sentence nothing (no shared term, no exact match) does not rank it. Each passage is
-represented by its best sentence. Calibrated on bench/questions.json and checked on bench/questions_heldout.json
-and bench/questions_fresh.json (bench/qa_eval.py).
+represented by its best sentence (its others kept, best first, for when an overlapping neighbour quoted it).
+Calibrated on bench/questions.json and checked on bench/questions_heldout.json, bench/questions_fresh.json and
+bench/questions_blind.json (bench/qa_eval.py).
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ _BULLET = re.compile(r"^[•·\-–*]\s*")
 
 @dataclass(frozen=True)
 class Candidate:
-    """A passage's best sentence for the question, with its fused score."""
+    """A passage's best sentence for the question, with its fused score, and the passage's other sentences."""
 
     passage: Passage
     text: str  # the sentence without a leading bullet
     score: float
+    others: tuple[str, ...] = ()  # the passage's other sentences that rank, best first
 
 
 def rank_sentences(archive: Archive, query: str, passages: Sequence[Passage]) -> list[Candidate]:
@@ -70,12 +72,16 @@ def rank_sentences(archive: Archive, query: str, passages: Sequence[Passage]) ->
     for name, values in signals.items():
         for i, contribution in enumerate(_reciprocal_ranks(values)):
             fused[i] += WEIGHTS[name] * contribution
-    best: dict[str, Candidate] = {}
+    by_passage: dict[str, list[tuple[float, str]]] = {}
     for (_, passage, _, text), score in zip(found, fused, strict=True):
-        held = best.get(passage.chunk.id)
-        if held is None or score > held.score:
-            best[passage.chunk.id] = Candidate(passage, text, score)
-    return sorted(best.values(), key=lambda c: -c.score)
+        by_passage.setdefault(passage.chunk.id, []).append((score, text))
+    best = []
+    for _, passage, _, _ in found:
+        ranked = by_passage.pop(passage.chunk.id, None)
+        if ranked:
+            ranked.sort(key=lambda item: -item[0])  # stable: equal scores keep the passage's order
+            best.append(Candidate(passage, ranked[0][1], ranked[0][0], tuple(t for _, t in ranked[1:])))
+    return sorted(best, key=lambda c: -c.score)
 
 
 def _reciprocal_ranks(values: Sequence[float]) -> list[float]:

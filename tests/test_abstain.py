@@ -26,10 +26,12 @@ from qa.abstain import focus
         ("How much faster is MoBA than full attention?", []),
         ("Which problems does DeepSeek-R1-Zero suffer from?", []),
         ("How much money did the SWE-smith dataset cost to create?", []),  # the passage says "$1360"
-        # no noun after the question word: a pronoun, or a verb in the past tense (a doubtful word counts as one)
+        # no noun after the question word: a pronoun, or a verb in the past tense (before a particle or an article)
         ("What turned out to explain the bug?", []),
+        ("What caused the loss spikes?", []),
         ("Which one counts as the cause of the failure?", []),
-        ("Which pretrained model does MiMo start from?", []),
+        ("Which pretrained model does MiMo start from?", ["pretrained"]),
+        ("What masked tokens are predicted?", ["masked", "tokens"]),
         ("What speed does MoBA reach?", ["speed"]),
         ("What is the speedup of MoBA?", []),
         ("What exactly is MoBA?", []),
