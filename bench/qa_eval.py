@@ -190,7 +190,7 @@ def run_ask(archive: Archive, q: Question, k: int) -> Outcome:
             if all((c.paper_id, c.page) != (p, g) for p, g, _ in returned):
                 returned.append((c.paper_id, c.page, c.quote))
     judged = list(answer.judged)
-    best = max((p.dense or 0.0 for p in [*judged, *answer.passages]), default=None)
+    best = max((p.dense or 0.0 for p in answer.passages), default=None)  # the pool holds the judged passages
     return Outcome(q, "ask", seconds, returned, answer.abstained, best, list(answer.passages), judged)
 
 

@@ -40,11 +40,12 @@ def _canonical(value: str) -> str:
 
 def extract_numbers(text: str) -> list[Number]:
     """Every number in the text, normalised (4.5x == 4.5×, 45 % == 45%, 1,000 == 1000, 128k == 128K)."""
-    out = []
-    for m in _NUMBER.finditer(text):
-        unit = (m.group("unit") or "").upper().replace("X", "×")
-        out.append(Number(_canonical(m.group("value")), unit, m.group(0).strip()))
-    return out
+    return [_number(m) for m in _NUMBER.finditer(text)]
+
+
+def _number(m: re.Match) -> Number:
+    unit = (m.group("unit") or "").upper().replace("X", "×")
+    return Number(_canonical(m.group("value")), unit, m.group(0).strip())
 
 
 # A number glued to a name: after a hyphen, in a word that has a letter before it ("MiMo-7B", "GPT-4o",
@@ -63,8 +64,6 @@ def query_numbers(text: str) -> list[Number]:
         start, end = m.start("value"), m.end("unit") if m.group("unit") else m.end("value")
         head = text[:start]  # the number's word up to the number ("MiMo-" of "MiMo-7B"), or ""
         head = "" if not head or head[-1].isspace() else head.split()[-1]
-        if _IN_NAME_BEFORE.fullmatch(head) or _IN_NAME_AFTER.match(text[end:]):
-            continue
-        unit = (m.group("unit") or "").upper().replace("X", "×")
-        out.append(Number(_canonical(m.group("value")), unit, m.group(0).strip()))
+        if not (_IN_NAME_BEFORE.fullmatch(head) or _IN_NAME_AFTER.match(text[end:])):
+            out.append(_number(m))
     return out

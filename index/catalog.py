@@ -300,14 +300,7 @@ class Catalog:
 
     def has_phrase(self, phrase: str, chunk_ids: Sequence[str]) -> bool:
         """Whether one of the chunks holds ``phrase``, as the lexical index tokenizes and stems it."""
-        match = _fts_phrase(phrase)
-        if match is None or not chunk_ids:
-            return False
-        sql = (
-            "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN "
-            f"(SELECT n FROM chunks WHERE id IN ({','.join('?' * len(chunk_ids))})) LIMIT 1"
-        )
-        return self._db.execute(sql, [match, *chunk_ids]).fetchone() is not None
+        return self._any_match("chunks_fts", phrase, "id", chunk_ids)
 
     def papers_naming(self, phrase: str, limit: int) -> list[str]:
         """Up to ``limit`` complete papers whose title page or abstract holds ``phrase`` (as the lexical index
@@ -324,14 +317,19 @@ class Catalog:
 
     def names_any(self, phrase: str, paper_ids: Sequence[str]) -> bool:
         """Whether ``phrase`` occurs on the title page or in the abstract of one of these papers."""
+        return self._any_match("names_fts", phrase, "paper_id", paper_ids)
+
+    def _any_match(self, index: str, phrase: str, column: str, values: Sequence[str]) -> bool:
+        """Whether the FTS5 ``index`` (chunks_fts or names_fts) matches ``phrase`` in one of the chunks whose
+        ``column`` is one of ``values``."""
         match = _fts_phrase(phrase)
-        if match is None or not paper_ids:
+        if match is None or not values:
             return False
         sql = (
-            "SELECT 1 FROM names_fts WHERE names_fts MATCH ? AND rowid IN "
-            f"(SELECT n FROM chunks WHERE paper_id IN ({','.join('?' * len(paper_ids))})) LIMIT 1"
+            f"SELECT 1 FROM {index} WHERE {index} MATCH ? AND rowid IN "
+            f"(SELECT n FROM chunks WHERE {column} IN ({','.join('?' * len(values))})) LIMIT 1"
         )
-        return self._db.execute(sql, [match, *paper_ids]).fetchone() is not None
+        return self._db.execute(sql, [match, *values]).fetchone() is not None
 
     # BM25 scores every chunk that holds any query term, so an OR of the query's words costs time in proportion
     # to the chunks holding them: at 1M chunks, hundreds of thousands of rows and most of a second. When a

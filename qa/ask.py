@@ -85,13 +85,13 @@ def _unique(items: list[dict]) -> list[dict]:
 def relevant(
     catalog, question: str, passages: Sequence[Passage], threshold: float, pool: Sequence[Passage] = ()
 ) -> tuple[bool, str]:
-    """Whether the archive plausibly answers, and if not why: the closest passage of the pool (``passages``
-    when no pool is given) must be close enough in meaning, and the passages an answer would quote must mention
-    the question's names and numbers, and what it asks for in a passage that mentions one of its names
-    (qa.abstain)."""
+    """Whether the archive plausibly answers, and if not why: the closest passage of the pool (which holds
+    ``passages``; ``passages`` themselves when no pool is given) must be close enough in meaning, and the
+    passages an answer would quote must mention the question's names and numbers, and what it asks for in a
+    passage that mentions one of its names (qa.abstain)."""
     if not passages:
         return False, "nothing in the archive matches"
-    best_dense = max((p.dense or 0.0) for p in [*passages, *pool])
+    best_dense = max((p.dense or 0.0) for p in pool or passages)
     if best_dense < threshold:
         return False, f"the closest passage is too far from the question (similarity {best_dense:.2f} < {threshold})"
     found = support(catalog, question, passages)
