@@ -25,6 +25,7 @@ QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 HELDOUT = Path(__file__).resolve().parent / "questions_heldout.json"  # written after ask was tuned on QUESTIONS
 FRESH = Path(__file__).resolve().parent / "questions_fresh.json"  # written after ask was tuned on both, run once
 BLIND = Path(__file__).resolve().parent / "questions_blind.json"  # written without reading the code, run once
+BLIND2 = Path(__file__).resolve().parent / "questions_blind2.json"  # the same way, after all the tuning, run once
 
 
 def ingest_timed(home: Path, sources: Sequence[Path | str]) -> float:
