@@ -40,6 +40,19 @@ def test_a_name_that_runs_on_routes_by_its_longest_start_that_names_a_paper(arch
     assert named.words == {"seed1", "5", "thinking"}
 
 
+def test_a_number_stays_with_the_word_before_it_and_the_title_picks_the_part(archive):
+    """ "O1 Replication Journey Part 1": its title reads "... Journey: A Strategic Progress Report - Part 1", so no
+    title page holds the whole run. "... Journey Part" (without its 1) names only Part 2's, whose title says "Journey
+    - Part 2"; "O1 Replication Journey" names both parts, and of those the title holding every word is Part 1's."""
+    catalog = archive.catalog
+    assert catalog.papers_naming("O1 Replication Journey Part 1", MAX_NAMED + 1) == []  # the premise
+    assert catalog.papers_naming("O1 Replication Journey Part", MAX_NAMED + 1) == ["2411.16489"]
+    assert sorted(catalog.papers_naming("O1 Replication Journey", MAX_NAMED + 1)) == ["2410.18982", "2411.16489"]
+    named = route(catalog, "What did O1 Replication Journey Part 1 propose instead of shortcut learning?")
+    assert named is not None and named.paper_ids == ("2410.18982",)
+    assert named.words == {"o1", "replication", "journey"}
+
+
 def test_a_name_that_many_papers_carry_routes_nowhere(archive):
     assert len(archive.catalog.papers_naming("DeepSeek-R1", MAX_NAMED + 1)) > MAX_NAMED  # the premise
     assert route(archive.catalog, "What does DeepSeek-R1 score on AIME 2024?") is None
