@@ -46,8 +46,10 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
 
 
-def sentence_score(query: str, sentence: Sentence) -> float:
-    """How well one sentence states the query: exact numbers and names first, then shared words."""
+def sentence_score(query: str, sentence: Sentence, title: str = "") -> float:
+    """How well one sentence states the query: exact numbers and names first, then shared words. The words of
+    the sentence's paper's ``title`` count as the sentence's own: every sentence of "Open-Reasoner-Zero: ..." is
+    about Open-Reasoner-Zero, and says so only now and then."""
     numbers = extract_numbers(query)
     names = [n.lower() for n in _names(query)]
     words = _words(query)
@@ -62,14 +64,14 @@ def sentence_score(query: str, sentence: Sentence) -> float:
         score += 2.0 * sum(n in text.lower() for n in names) / len(names)
     if normalise(query).lower() in text.lower():
         score += 3.0
-    return score + len(words & _words(text)) / (1 + len(words))
+    return score + len(words & (_words(text) | _words(title))) / (1 + len(words))
 
 
 def best_sentence(query: str, passage: Passage, offsets: list[int]) -> tuple[Sentence | None, float]:
     """The sentence of the passage that best states the query, and how well (exact numbers and names first)."""
     best, best_score = None, -1.0
     for sentence in passage_sentences(passage, offsets):
-        score = sentence_score(query, sentence)
+        score = sentence_score(query, sentence, passage.title)
         if score > best_score:
             best, best_score = sentence, score
     return best, best_score

@@ -10,7 +10,8 @@ import pytest
 
 from footnote.settings import Settings
 from index.archive import Archive
-from qa.cite import cite
+from qa.cite import cite, sentence_score
+from summarize.verify import Sentence
 from tests.digest_checks import pymupdf_page
 
 # (query, paper, page): each checked by hand against the PDF.
@@ -38,6 +39,35 @@ def test_exact_numbers_and_claims_rank_first(archive, paper_pdf, query, paper, p
     assert best.span is not None
     start, end = best.span
     assert best.quote[start:end]
+
+
+# A query that names the paper in words its sentences rarely repeat: the sentence that states it ("it achieves a
+# speedup ratio of up to 6.5x when prefilling 1M tokens"; "original or enhanced audio with a ratio of 1 : 1") does
+# not say "MoBA" or "Kimi-Audio", and ranked below ones that do until the title's words counted for every sentence
+# of the paper.
+NAMED_IN_WORDS = [
+    ("MoBA prefill speedup at 1M tokens", "2502.13189", 10, "6.5x"),
+    ("Kimi-Audio ratio of original and enhanced audio in pre-training", "2504.18425", 6, "1 : 1"),
+]
+
+
+@pytest.mark.parametrize(("query", "paper", "page", "says"), NAMED_IN_WORDS)
+def test_the_papers_title_speaks_for_each_of_its_sentences(archive, query, paper, page, says):
+    best = cite(archive, query, k=5)[0]
+    assert (best.paper_id, best.page) == (paper, page) and says in best.quote, (best.page, best.quote[:80])
+    assert query.split()[0] not in best.quote  # the premise: the stating sentence does not repeat the name
+
+
+def test_title_words_count_for_the_sentence_but_not_twice():
+    """A word of the query counts once, whether the sentence or its paper's title says it."""
+    sentence = Sentence("we randomly choose original or enhanced audio with a ratio of 1 : 1", 6, 0)
+    query = "Kimi-Audio speech enhancement ratio"
+    plain = sentence_score(query, sentence)
+    titled = sentence_score(query, sentence, "Kimi-Audio Technical Report")
+    assert titled > plain
+    assert sentence_score(query, Sentence("Kimi-Audio ratio", 6, 0), "Kimi-Audio") == sentence_score(
+        query, Sentence("Kimi-Audio ratio", 6, 0)
+    )
 
 
 def test_paper_filter(archive):
