@@ -17,6 +17,11 @@ judges those; ``support``):
   A question about a paper in the archive asks for something the paper never mentions ("How many **seconds**
   per proof", "Under which **licence**"), and the passages about that paper match it closely all the same.
 
+- all its names in one paper, when it asks about one thing (no word of comparison, no "and" or "or"): "What does
+  Moonlight score on GPQA Diamond?" finds Moonlight in the Muon paper and GPQA Diamond in other papers' tables,
+  and no paper says both. "How does Kimi k1.5 compare with DeepSeek-R1?" may be answered from two papers, and so
+  may a follow-up that carries an earlier question's names (``together=False``).
+
 Other ordinary words are not held against a question (they may be paraphrase): requiring every rare one
 ("dropout", "paid") was tried and cost more answerable questions than it caught. Nor are focus words that
 only say a number or a list is wanted ("what **fraction**", "which **problems**", "how much **money**": the
@@ -48,6 +53,11 @@ _FOCUS_END = words(
 )
 # Words that follow a verb but do not go on a noun phrase: particles, articles, pronouns.
 _AFTER_VERB = words("out up off down the a an this that these those it its their them his her our us me")
+# Words of a question about several things side by side, each of which may be stated in a paper of its own.
+_SIDE_BY_SIDE = words(
+    "and or vs versus than compare compares compared comparing comparison differ differs differ difference "
+    "differences between both against each respectively outperform outperforms beat beats better worse"
+)
 # Focus words that say what form the answer takes, not what it is about ("what fraction", "which problems").
 _FOCUS_GENERIC = words(
     "idea ideas thing things aspect aspects part parts factor factors kind kinds type types way ways method methods "
@@ -66,14 +76,18 @@ class Support:
     missing_numbers: list[str] = field(default_factory=list)
     missing_focus: list[str] = field(default_factory=list)
     focus_about: list[str] = field(default_factory=list)  # the names whose passages lack the focus, if any
+    apart: list[str] = field(default_factory=list)  # names that no one paper mentions together
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_names or self.missing_numbers or self.missing_focus)
+        return not (self.missing_names or self.missing_numbers or self.missing_focus or self.apart)
 
     def reason(self) -> str:
         def quoted(words: list[str]) -> str:
             return ", ".join(f'"{w}"' for w in words)
+
+        if self.apart and not (self.missing_names or self.missing_numbers or self.missing_focus):
+            return f"no paper among the best passages mentions {' and '.join(quoted([w]) for w in self.apart)} together"
 
         if self.missing_focus and self.focus_about and not (self.missing_names or self.missing_numbers):
             return f"the passages about {quoted(self.focus_about)} never mention {quoted(self.missing_focus)}"
@@ -102,6 +116,11 @@ def focus(question: str) -> list[str]:
     return list(dict.fromkeys(words))
 
 
+def _side_by_side(question: str) -> bool:
+    """Whether the question asks about several things side by side ("compare", "and", "or", "than", ...)."""
+    return any(token.lower() in _SIDE_BY_SIDE for token in tokens(question))
+
+
 def _past(word: str, following: str) -> bool:
     """Whether the word right after the question word is a verb in the past tense, so that no noun follows:
     it ends in -ed and the next word is one no noun phrase goes on with ("What **turned** out to explain ...",
@@ -128,8 +147,9 @@ def _found(catalog: Catalog, tokens: list[str], chunk_ids: Sequence[str]) -> boo
     return reach[n]
 
 
-def support(catalog: Catalog, question: str, passages: Sequence[Passage]) -> Support:
-    """Which of the question's names, numbers and focus words the passages lack (see the module doc)."""
+def support(catalog: Catalog, question: str, passages: Sequence[Passage], together: bool = True) -> Support:
+    """Which of the question's names, numbers and focus words the passages lack (see the module doc). With
+    ``together``, a question about one thing must also find all its names in one paper."""
     result = Support()
     if not passages:
         return result
@@ -137,6 +157,10 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage]) -> Sup
     # named[i]: the passages that mention name run i (or whose paper it names)
     named = [[p for p in passages if _mentions(catalog, run, p)] for run in runs]
     result.missing_names = [" ".join(run) for run, found in zip(runs, named, strict=True) if not found]
+    if together and len(runs) > 1 and not result.missing_names and not _side_by_side(question):
+        papers = [{p.chunk.paper_id for p in found} for found in named]
+        if not set.intersection(*papers):
+            result.apart = list(dict.fromkeys(" ".join(run) for run in runs))
     text = " ".join(p.chunk.text for p in passages)
     numbers = query_numbers(question)  # the 7B of "MiMo-7B" is checked as part of the name
     found = numbers_in(numbers, text)

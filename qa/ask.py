@@ -83,7 +83,12 @@ def _unique(items: list[dict]) -> list[dict]:
 
 
 def relevant(
-    catalog, question: str, passages: Sequence[Passage], threshold: float, pool: Sequence[Passage] = ()
+    catalog,
+    question: str,
+    passages: Sequence[Passage],
+    threshold: float,
+    pool: Sequence[Passage] = (),
+    together: bool = True,
 ) -> tuple[bool, str]:
     """Whether the archive plausibly answers, and if not why: the closest passage of the pool (which holds
     ``passages``; ``passages`` themselves when no pool is given) must be close enough in meaning, and the
@@ -94,7 +99,7 @@ def relevant(
     best_dense = max((p.dense or 0.0) for p in pool or passages)
     if best_dense < threshold:
         return False, f"the closest passage is too far from the question (similarity {best_dense:.2f} < {threshold})"
-    found = support(catalog, question, passages)
+    found = support(catalog, question, passages, together)
     return found.ok, found.reason()
 
 
@@ -128,7 +133,8 @@ def ask(
     # repeat the question's names; the one that answers can sit 15th); closeness in meaning on the whole pool.
     chosen = _distinct(ranked, k)
     answer.judged = [c.passage for c in chosen]
-    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool)
+    # A follow-up's query carries an earlier question's names: they need not all be in one paper.
+    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool, query == question)
     if not ok:
         answer.note = why
         return answer

@@ -16,6 +16,7 @@ from footnote.settings import Settings
 from footnote.types import Chunk, Passage
 from index.archive import Archive
 from index.retrieve import Query, Retriever
+from qa.abstain import support
 from qa.ask import NOT_FOUND, _distinct, ask, relevant
 from qa.select import Candidate
 from summarize.verify import extract_numbers, numbers_in
@@ -57,6 +58,10 @@ def test_answers_with_verified_citations(archive, paper_pdf):
         # the archive names Grok 3 (in a benchmark table) and gives parameter counts (of other models), but no
         # passage says both: what the question asks for must be said of what it is about
         "How many parameters does Grok 3 have?",
+        # Moonlight is in the Muon paper, GPQA Diamond and SWE-bench Verified in other papers' tables: a score from
+        # one of those tables is some other model's
+        "What does Moonlight score on GPQA Diamond?",
+        "What does Kimi-Audio score on SWE-bench Verified?",
     ],
 )
 def test_abstains_when_the_archive_does_not_say(archive, question):
@@ -73,10 +78,24 @@ def test_abstains_when_the_archive_does_not_say(archive, question):
         # the passages never spell out "Moonlight": the Muon paper's abstract names its model so
         "After comparing ways to control Muon's update RMS across matrices of different shapes, which method did "
         "the Moonlight authors keep for later experiments?",
+        "What does MiniMax-M1 score on AIME 2024?",
+        # several things side by side: each may be stated in a paper of its own
+        "How does Kimi k1.5 compare with DeepSeek-R1?",
+        "What do DeepSeek-V3 and MiniMax-M1 use for attention?",
     ],
 )
 def test_answers_what_the_archive_does_say_in_the_same_form(archive, question):
     assert not ask(archive, question).abstained
+
+
+def test_names_of_a_question_about_one_thing_must_meet_in_one_paper(archive):
+    question = "What does Moonlight score on GPQA Diamond?"
+    assert not archive.catalog.has_phrase("GPQA Diamond", archive.catalog.chunk_ids(["2502.16982"]))  # premise
+    answer = ask(archive, question)
+    assert answer.note == 'no paper among the best passages mentions "Moonlight" and "GPQA Diamond" together'
+    # the same passages, for a follow-up that carries an earlier question's names: each name is found, apart
+    found = support(archive.catalog, question, answer.judged, together=False)
+    assert not found.missing_names and not found.apart
 
 
 def test_an_extractive_answer_quotes_the_best_sentence_of_up_to_k_passages(archive, paper_pdf):
