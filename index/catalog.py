@@ -543,10 +543,11 @@ _STOP = frozenset(
 )
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 OR-query of the text's words, split the way the unicode61 tokenizer splits the index
-    ("79.8" → phrase "79 8", "Qwen2.5-7B" → "qwen2 5 7b"); "6.5×" also matches "6.5x"."""
-    return " OR ".join(fts_terms(text))
+# What "how" asks with: the word after it says what kind of answer is wanted, not what the answer is about.
+_HOW = frozenset(
+    {"many", "much", "large", "big", "long", "small", "short", "fast", "slow", "often", "high", "low", "far", "wide"}
+    | {"deep", "old", "well"}
+)
 
 
 def _fts_phrase(text: str) -> str | None:
@@ -557,14 +558,21 @@ def _fts_phrase(text: str) -> str | None:
 
 
 def fts_terms(text: str, pairs: bool = False) -> list[str]:
-    """The quoted FTS5 phrases of `fts_query`, in order, each once. With ``pairs``, also each two neighbouring
+    """The text's words as quoted FTS5 phrases, split the way the unicode61 tokenizer splits the index ("79.8" →
+    phrase "79 8", "Qwen2.5-7B" → "qwen2 5 7b"; "6.5×" also gives "6.5x"), in order, each once, without stop words
+    and without the word after "how" ("how **large**"). With ``pairs``, also each two neighbouring
     words of the text that are not stop words, as one phrase ("base model", "sparse rewards"): a passage that
     has the question's words side by side, as the question has them, scores above one that merely has them
     (the sequential dependence of IR's term-proximity models, in its simplest form)."""
     terms: list[str] = []
     previous: list[str] | None = None
+    last = ""  # the previous word's last part
     for word in text.lower().split():
         parts = re.findall(r"[^\W_]+", word)
+        after_how, last = last == "how", (parts[-1] if parts else "")
+        if after_how and len(parts) == 1 and parts[0] in _HOW:
+            previous = None  # "how large is the set": asks for a size, and "large" would match "large-scale"
+            continue
         if not parts or (len(parts) == 1 and parts[0] in _STOP):
             previous = None
             continue

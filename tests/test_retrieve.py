@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from index.archive import Archive
+from index.catalog import fts_terms
 from index.retrieve import Query, Retriever
 from tests.conftest import SMALL_SET, make_settings
 
@@ -106,3 +109,24 @@ def test_empty_archive_finds_nothing(tmp_path):
         assert Retriever(archive).search(Query("reinforcement learning", k=5)) == []
     finally:
         archive.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the word after "how" says what kind of answer is wanted: "large" would match every "large-scale"
+        ("How large is the final curated set?", ['"final"', '"curated"', '"final curated"', '"set"', '"curated set"']),
+        ("How many tokens?", ['"tokens"']),
+        ("how long", []),
+        # elsewhere it is a word like any other
+        ("a large-scale run", ['"large scale"', '"run"', '"large scale run"']),
+        ("large batch size", ['"large"', '"batch"', '"large batch"', '"size"', '"batch size"']),
+        (
+            "Qwen2.5-7B scores 79.8, a 6.5× speedup",
+            '"qwen2 5 7b" "scores" "qwen2 5 7b scores" "79 8" "scores 79 8" "6 5" "6 5x" "speedup" "6 5 speedup"',
+        ),
+    ],
+)
+def test_lexical_terms(text, expected):
+    expected = expected if isinstance(expected, list) else re.findall(r'"[^"]*"', expected)
+    assert fts_terms(text, pairs=True) == expected
