@@ -55,7 +55,7 @@ _FOCUS_END = words(
 _AFTER_VERB = words("out up off down the a an this that these those it its their them his her our us me")
 # Words of a question about several things side by side, each of which may be stated in a paper of its own.
 _SIDE_BY_SIDE = words(
-    "and or vs versus than compare compares compared comparing comparison differ differs differ difference "
+    "and or vs versus than compare compares compared comparing comparison differ differs differed difference "
     "differences between both against each respectively outperform outperforms beat beats better worse"
 )
 # Focus words that say what form the answer takes, not what it is about ("what fraction", "which problems").
@@ -88,7 +88,6 @@ class Support:
 
         if self.apart and not (self.missing_names or self.missing_numbers or self.missing_focus):
             return f"no paper among the best passages mentions {' and '.join(quoted([w]) for w in self.apart)} together"
-
         if self.missing_focus and self.focus_about and not (self.missing_names or self.missing_numbers):
             return f"the passages about {quoted(self.focus_about)} never mention {quoted(self.missing_focus)}"
         parts = [*self.missing_names, *self.missing_numbers, *self.missing_focus]

@@ -93,7 +93,8 @@ def relevant(
     """Whether the archive plausibly answers, and if not why: the closest passage of the pool (which holds
     ``passages``; ``passages`` themselves when no pool is given) must be close enough in meaning, and the
     passages an answer would quote must mention the question's names and numbers, and what it asks for in a
-    passage that mentions one of its names (qa.abstain)."""
+    passage that mentions one of its names; with ``together``, a question about one thing must find all its
+    names in one paper (qa.abstain)."""
     if not passages:
         return False, "nothing in the archive matches"
     best_dense = max((p.dense or 0.0) for p in pool or passages)
