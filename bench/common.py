@@ -26,6 +26,7 @@ HELDOUT = Path(__file__).resolve().parent / "questions_heldout.json"  # written 
 FRESH = Path(__file__).resolve().parent / "questions_fresh.json"  # written after ask was tuned on both, run once
 BLIND = Path(__file__).resolve().parent / "questions_blind.json"  # written without reading the code, run once
 BLIND2 = Path(__file__).resolve().parent / "questions_blind2.json"  # the same way, after all the tuning, run once
+BLIND3 = Path(__file__).resolve().parent / "questions_blind3.json"  # the same way, with comparisons, run once
 
 
 def ingest_timed(home: Path, sources: Sequence[Path | str]) -> float:

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from common import BLIND, BLIND2, CORPUS, FRESH, HELDOUT, QUESTIONS, ingest_timed
+from common import BLIND, BLIND2, BLIND3, CORPUS, FRESH, HELDOUT, QUESTIONS, ingest_timed
 
 from footnote.settings import Settings
 from footnote.types import Passage
@@ -446,9 +446,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--questions",
         type=Path,
         nargs="+",
-        default=[QUESTIONS, HELDOUT, FRESH, BLIND, BLIND2],
+        default=[QUESTIONS, HELDOUT, FRESH, BLIND, BLIND2, BLIND3],
         help="question sets (JSON); default: questions.json (calibration), questions_heldout.json, "
-        "questions_fresh.json, questions_blind.json and questions_blind2.json (written afterwards, as checks)",
+        "questions_fresh.json and questions_blind*.json (written afterwards, as checks)",
     )
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="PDFs to ingest when --home is not given")
     parser.add_argument("--check", action="store_true", help="verify the question set's pages and exit")
