@@ -26,7 +26,7 @@ STOP = words(
 )
 _TOKEN = re.compile(r"[A-Za-z0-9][\w&.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")  # "MoBA's" is "MoBA"
-_BREAK = re.compile(r"[?!;:,()\[\]\"“”]")  # between two words: they belong to different names
+_BREAK = re.compile(r"[?!;:,()\[\]\"“”/]")  # between two words: they belong to different names ("Moonlight/Muon")
 
 
 def tokens(question: str) -> list[str]:

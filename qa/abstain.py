@@ -49,8 +49,22 @@ _FOCUS_END = words(
     "does do did is are was were has have had can could will would should may might must to of in on at for from by "
     "with under over about into than as that when where against across per lets let allows allow enables enable "
     "helps help makes make causes cause leads lead else exactly really actually specifically precisely happens happen "
-    "happened occurs occur occurred one ones"
+    "happened occurs occur occurred one ones "
+    # verbs a question goes on with after its noun ("Which papers *discuss* ...", "which layer *keeps* ..."), and
+    # verbs in the past tense that are not made with -ed ("what *went* wrong")
+    "discuss discusses propose proposes introduce introduces adopt adopts employ employs apply applies observe "
+    "observes find finds keep keeps add adds replace replaces remove removes require requires suffer suffers "
+    "perform performs solve solves contain contains include includes consist consists mitigate mitigates address "
+    "addresses handle handles produce produces generate generates yield yields improve improves reduce reduces "
+    "increase increases rely relies depend depends follow follows serve serves play plays drive drives explain "
+    "explains describe describes evaluate evaluates power powers trigger triggers determine determines control "
+    "controls prevent prevents avoid avoids encourage encourages discourage discourages motivate motivates combine "
+    "combines support supports match matches exceed exceeds surpass surpasses go goes come comes become becomes "
+    "remain remains appear appears emerge emerges "
+    "went came made led took got gave kept found showed became began held drove brought built chose ran grew knew "
+    "told thought wrote sent spent won meant"
 )
+_PUNCTUATION = re.compile(r"[?!;:,()\[\]]")  # ends what the question asks for (quotes hold a phrase of it)
 # Words that follow a verb but do not go on a noun phrase: particles, articles, pronouns.
 _AFTER_VERB = words("out up off down the a an this that these those it its their them his her our us me")
 # Words of a question about several things side by side, each of which may be stated in a paper of its own.
@@ -64,7 +78,8 @@ _FOCUS_GENERIC = words(
     "technique techniques approach approaches component components problem problems issue issues challenge "
     "challenges limitation limitations advantage advantages benefit benefits reason reasons fraction fractions "
     "share proportion percentage percent ratio ratios amount amounts faster slower larger smaller higher lower "
-    "better worse more less times money"
+    "better worse more less times money signal signals strategy strategies mechanism mechanisms trick tricks "
+    "design designs choice choices change changes modification modifications measure measures step steps"
 )
 
 
@@ -103,7 +118,7 @@ def focus(question: str) -> list[str]:
         return []
     in_names = {t.lower() for run in names(question) for t in run}
     words: list[str] = []
-    found = tokens(match.group(1))
+    found = tokens(_PUNCTUATION.split(match.group(1), maxsplit=1)[0])  # "How many GPUs, and how much time"
     for n, token in enumerate(found):
         low = token.lower()
         if low in _FOCUS_END or low in in_names or any(c.isdigit() for c in token):
@@ -127,9 +142,10 @@ def _past(word: str, following: str) -> bool:
     return len(word) > 4 and word.endswith("ed") and not word.endswith("eed") and following in _AFTER_VERB
 
 
-def _found(catalog: Catalog, tokens: list[str], chunk_ids: Sequence[str]) -> bool:
-    """Whether the run of tokens occurs in the chunks, whole or cut into parts that each occur
-    (a part that is only a number does not count as found on its own)."""
+def _found(catalog: Catalog, tokens: list[str], chunk_ids: Sequence[str], paper_id: str | None = None) -> bool:
+    """Whether the run of tokens occurs in the chunks, whole or cut into parts that each occur there or, given
+    ``paper_id``, on that paper's title page or in its abstract ("Moonshot Muon": the authors' lab on the title
+    page, Muon in the passage). A part that is only a number does not count as found on its own."""
     tokens = [w for token in tokens for w in re.findall(r"[^\W_]+", token)]  # O1-distilled → O1, distilled
     n = len(tokens)
     reach = [True] + [False] * n
@@ -140,7 +156,8 @@ def _found(catalog: Catalog, tokens: list[str], chunk_ids: Sequence[str]) -> boo
             part = tokens[start:end]
             if len(part) == 1 and part[0].isdigit():
                 continue
-            if catalog.has_phrase(" ".join(part), chunk_ids):
+            phrase = " ".join(part)
+            if catalog.has_phrase(phrase, chunk_ids) or (paper_id and catalog.names_any(phrase, [paper_id])):
                 reach[end] = True
                 break
     return reach[n]
@@ -179,5 +196,6 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage], togeth
 
 def _mentions(catalog: Catalog, run: list[str], passage: Passage) -> bool:
     """Whether the passage mentions the name: in its text, or, when it does not spell it out, as the name of
-    its paper ("Moonlight", "Understanding R1-Zero-Like Training": on its title page or in its abstract)."""
-    return _found(catalog, run, [passage.chunk.id]) or catalog.names_any(" ".join(run), [passage.chunk.paper_id])
+    its paper ("Moonlight", "Understanding R1-Zero-Like Training": on its title page or in its abstract), or
+    in parts, each in one of those."""
+    return _found(catalog, run, [passage.chunk.id], passage.chunk.paper_id)

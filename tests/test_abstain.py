@@ -39,6 +39,17 @@ from qa.abstain import focus
         ("What else does Janus-Pro improve besides generation?", []),
         ("Why does RL help?", []),
         ("", []),
+        # it ends at punctuation: "how much time" is a second question; a parenthesis only qualifies the noun
+        ("How many GPUs, and how much wall-clock time, did the run need?", ["gpus"]),
+        ("How many parameters (total and activated) does the model have?", ["parameters"]),
+        # ... and at the verb after the noun, whatever its form; quotes hold a phrase, not an end
+        ("Which layer keeps a dense FFN instead of an MoE layer?", ["layer"]),
+        ("Which attention mechanism powers MiniMax-M1?", ["attention"]),
+        ('Which papers discuss the "aha moment"?', []),
+        ('Which "aha moment" behaviour emerges?', ["aha", "moment", "behaviour"]),
+        ("What went wrong with vanilla Muon at larger scale?", []),
+        # a kind of thing, not the thing: the answer names it ("a language consistency reward")
+        ("What signal does DeepSeek-R1 use against language mixing?", []),
     ],
 )
 def test_focus(question, expected):
@@ -55,6 +66,10 @@ def test_a_name_ends_at_punctuation_but_not_at_an_abbreviation():
     assert names(carried) == [["Kimi", "k1.5"], ["DeepSeek-R1", "AIME"], ["DeepSeek-R1"]]
     assert names("Compare Qwen2.5-7B, MiMo-7B and Llama 3") == [["Qwen2.5-7B"], ["MiMo-7B"], ["Llama", "3"]]
     assert names("How does Dr. GRPO change GRPO?") == [["Dr", "GRPO"], ["GRPO"]]
+
+
+def test_a_slash_parts_two_names():
+    assert names("How many steps does the Moonlight/Muon work use?") == [["Moonlight"], ["Muon"]]
 
 
 def test_a_possessive_ends_a_name():

@@ -307,3 +307,18 @@ def test_overlapping_passages_each_give_a_sentence_not_yet_quoted():
         ("b", "Only in b."),
         ("d", "Only in d."),
     ]
+
+
+def test_a_name_in_parts_may_have_a_part_on_the_title_page(archive):
+    """ "the Moonshot Muon report": Moonshot (the lab) is on the Muon paper's title page, Muon in the passage."""
+    catalog = archive.catalog
+    chunks = catalog.chunks(catalog.chunk_ids(["2502.16982"]))
+    passage = next(
+        Passage(c, 1.0)
+        for cid, c in chunks.items()
+        if catalog.has_phrase("Muon", [cid]) and not catalog.has_phrase("Moonshot", [cid])
+    )
+    assert not catalog.names_any("Moonshot Muon", ["2502.16982"])  # the premise: not as one phrase
+    assert catalog.names_any("Moonshot", ["2502.16982"])
+    assert not support(catalog, "Why did the Moonshot Muon report add weight decay?", [passage]).missing_names
+    assert support(catalog, "Why did the Moonshot Lion report add weight decay?", [passage]).missing_names
