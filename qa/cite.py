@@ -47,9 +47,9 @@ def _words(text: str) -> set[str]:
 
 
 def sentence_score(query: str, sentence: Sentence, title: str = "") -> float:
-    """How well one sentence states the query: exact numbers and names first, then shared words. The words of
-    the sentence's paper's ``title`` count as the sentence's own: every sentence of "Open-Reasoner-Zero: ..." is
-    about Open-Reasoner-Zero, and says so only now and then."""
+    """How well one sentence states the query: exact numbers and names first, then shared words. The names and
+    words of the sentence's paper's ``title`` count as the sentence's own: every sentence of "Open-Reasoner-Zero:
+    ..." or "DeepSeek-R1: ..." is about that model, and says so only now and then."""
     numbers = extract_numbers(query)
     names = [n.lower() for n in _names(query)]
     words = _words(query)
@@ -61,7 +61,8 @@ def sentence_score(query: str, sentence: Sentence, title: str = "") -> float:
         exact = sum(any(n.value == f.value and n.unit == f.unit for f in found) for n in numbers)
         score += 1.0 * exact / len(numbers)  # 6.5× outranks a bare 6.5
     if names:
-        score += 2.0 * sum(n in text.lower() for n in names) / len(names)
+        in_title = title.lower()
+        score += 2.0 * sum(n in text.lower() or n in in_title for n in names) / len(names)
     if normalise(query).lower() in text.lower():
         score += 3.0
     return score + len(words & (_words(text) | _words(title))) / (1 + len(words))
