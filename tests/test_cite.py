@@ -58,6 +58,14 @@ def test_the_papers_title_speaks_for_each_of_its_sentences(archive, query, paper
     assert query.split()[0] not in best.quote  # the premise: the stating sentence does not repeat the name
 
 
+def test_a_name_in_the_papers_title_is_said_by_each_of_its_sentences(archive):
+    """MiMo's "Like DeepSeek-R1-Zero, we also observe language mixing" spells the name out; the R1 paper's own
+    sentence, "we introduce a language consistency reward", does not, and its title does."""
+    best = cite(archive, "DeepSeek-R1 reward against language mixing", k=5)[0]
+    assert (best.paper_id, best.page) == ("2501.12948", 10) and "language consistency reward" in best.quote
+    assert "DeepSeek-R1" not in best.quote and "DeepSeek-R1" in best.title  # the premise
+
+
 def test_title_words_count_for_the_sentence_but_not_twice():
     """A word of the query counts once, whether the sentence or its paper's title says it."""
     sentence = Sentence("we randomly choose original or enhanced audio with a ratio of 1 : 1", 6, 0)
