@@ -6,11 +6,12 @@ Without --home the corpus (../shared/corpus/papers beside the checkout) is inges
 home first (the time it took is printed) and the home is deleted afterwards. With --home the archive there is
 only read.
 
-Four question sets, all written by reading the PDFs: bench/questions.json (ask's rules were calibrated on it),
+Six question sets, all written by reading the PDFs: bench/questions.json (ask's rules were calibrated on it),
 bench/questions_heldout.json (written after that calibration; the changes that followed looked at it too),
-bench/questions_fresh.json (written after those, and run once as they stood) and bench/questions_blind.json
-(written later without reading the code or the other sets, and run once as the code stood). The "about" of the
-last two gives their first run; changes made after it looked at their misses. The default runs all four and
+bench/questions_fresh.json (written after those, and run once as they stood) and bench/questions_blind.json,
+questions_blind2.json and questions_blind3.json (each written later without reading the code or the other sets,
+and run once as the code stood). The "about" of the last four gives their first run; changes made after it
+looked at their misses. The default runs all six and
 prints each set's figures, then the pooled report. Categories: number, fact,
 multi (the answer is stated in several papers) and unanswerable. Each answerable question has a natural `ask`
 question, a short `cite_query` (what a user would type into `footnote cite`) and the accepted (paper, pages).

@@ -26,7 +26,7 @@ Other ordinary words are not held against a question (they may be paraphrase): r
 ("dropout", "paid") was tried and cost more answerable questions than it caught. Nor are focus words that
 only say a number or a list is wanted ("what **fraction**", "which **problems**", "how much **money**": the
 passage says "$1360"). The rules and the similarity threshold are calibrated on ``bench/questions.json`` and
-checked on ``bench/questions_heldout.json``, ``bench/questions_fresh.json`` and ``bench/questions_blind.json`` by
+checked on ``bench/questions_heldout.json``, ``bench/questions_fresh.json`` and ``bench/questions_blind*.json`` by
 ``bench/qa_eval.py``.
 """
 

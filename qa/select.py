@@ -16,7 +16,7 @@ their sentences on their own, by three signals fused by reciprocal rank like ret
 A signal that gives a sentence nothing (no shared term, no exact match) does not rank it. Each passage is
 represented by its best sentence (its others kept, best first, for when an overlapping neighbour quoted it).
 Calibrated on bench/questions.json and checked on bench/questions_heldout.json, bench/questions_fresh.json and
-bench/questions_blind.json (bench/qa_eval.py).
+bench/questions_blind*.json (bench/qa_eval.py).
 """
 
 from __future__ import annotations
