@@ -23,6 +23,7 @@ from footnote.names import names
 from index.catalog import Catalog
 
 MAX_NAMED = 4
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")  # a bare number in a run: it belongs to the word before it ("Qwen 2.5")
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,12 @@ def route(catalog: Catalog, text: str, allowed: Sequence[str] | None = None) -> 
     """The papers the text names, among ``allowed`` if given; None when it names none."""
     votes: Counter[str] = Counter()
     words: dict[str, set[str]] = {}
-    seen: set[str] = set()
+    seen: set[tuple[str, ...]] = set()  # (the start that routed, its papers)
     # Each name votes once: a follow-up carries the earlier question's names, often the same one twice.
     for run in dict.fromkeys(tuple(run) for run in names(text)):
         # The longest start of the name that names a paper: a run can run on past it ("Seed1.5-Thinking RL").
         for n in range(len(run), 0, -1):
-            if n < len(run) and run[n].isdigit():
+            if n < len(run) and _NUMBER.fullmatch(run[n]):
                 continue  # a number belongs to the word before it: "Part 1" is not "Part" (of "Part 2")
             phrase = " ".join(run[:n])
             found = catalog.papers_naming(phrase, MAX_NAMED + 1)
@@ -62,9 +63,9 @@ def route(catalog: Catalog, text: str, allowed: Sequence[str] | None = None) -> 
             continue
         if n < len(run):  # the run ran on: "O1 Replication Journey Part 1" is the paper whose title says so all
             found = _titled(catalog, run, found) or found
-        if phrase in seen:
+        if (phrase, *found) in seen:
             continue
-        seen.add(phrase)
+        seen.add((phrase, *found))
         for paper_id in found:
             if allowed is None or paper_id in allowed:
                 votes[paper_id] += 1

@@ -33,7 +33,7 @@ checked on ``bench/questions_heldout.json``, ``bench/questions_fresh.json`` and 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from footnote.names import STOP, names, tokens, words
@@ -50,8 +50,13 @@ _FOCUS_END = words(
     "with under over about into than as that when where against across per lets let allows allow enables enable "
     "helps help makes make causes cause leads lead else exactly really actually specifically precisely happens happen "
     "happened occurs occur occurred one ones "
-    # verbs a question goes on with after its noun ("Which papers *discuss* ...", "which layer *keeps* ..."), and
     # verbs in the past tense that are not made with -ed ("what *went* wrong")
+    "went came made led took got gave kept found showed became began held drove brought built chose ran grew knew "
+    "told thought wrote sent spent won meant"
+)
+# Verbs a question goes on with after its noun ("Which papers *discuss* ...", "which layer *keeps* ..."). Many are
+# nouns too ("how much *power*", "what *increase*"), so they end the focus only after its first word.
+_FOCUS_VERBS = words(
     "discuss discusses propose proposes introduce introduces adopt adopts employ employs apply applies observe "
     "observes find finds keep keeps add adds replace replaces remove removes require requires suffer suffers "
     "perform performs solve solves contain contains include includes consist consists mitigate mitigates address "
@@ -60,10 +65,9 @@ _FOCUS_END = words(
     "explains describe describes evaluate evaluates power powers trigger triggers determine determines control "
     "controls prevent prevents avoid avoids encourage encourages discourage discourages motivate motivates combine "
     "combines support supports match matches exceed exceeds surpass surpasses go goes come comes become becomes "
-    "remain remains appear appears emerge emerges "
-    "went came made led took got gave kept found showed became began held drove brought built chose ran grew knew "
-    "told thought wrote sent spent won meant"
+    "remain remains appear appears emerge emerges"
 )
+_ED = re.compile(r"[^e]ed$")  # a verb's past tense ("proposed"; not "need", "seed")
 _PUNCTUATION = re.compile(r"[?!;:,()\[\]]")  # ends what the question asks for (quotes hold a phrase of it)
 # Words that follow a verb but do not go on a noun phrase: particles, articles, pronouns.
 _AFTER_VERB = words("out up off down the a an this that these those it its their them his her our us me")
@@ -111,8 +115,8 @@ class Support:
 
 def focus(question: str) -> list[str]:
     """The words of what the question asks for: the noun phrase after its first "how many", "how much",
-    "which" or "what", up to a verb, preposition, name or number, without stop words and words that only
-    say what form the answer takes. Empty when there is none ("What is ...?")."""
+    "which" or "what", up to a verb, preposition, name, number or punctuation, without stop words and words that
+    only say what form the answer takes. Empty when there is none ("What is ...?")."""
     match = _WH.search(question)
     if not match:
         return []
@@ -125,6 +129,8 @@ def focus(question: str) -> list[str]:
             break
         if n == 0 and _past(low, found[1].lower() if len(found) > 1 else ""):
             break
+        if n > 0 and (low in _FOCUS_VERBS or (_ED.search(low) and found[n - 1].lower() in STOP | _FOCUS_GENERIC)):
+            break  # "which layer keeps", "which papers discussed": the noun phrase has ended
         if low not in STOP and low not in _FOCUS_GENERIC:
             words.append(low)
     return list(dict.fromkeys(words))
@@ -142,25 +148,31 @@ def _past(word: str, following: str) -> bool:
     return len(word) > 4 and word.endswith("ed") and not word.endswith("eed") and following in _AFTER_VERB
 
 
-def _found(catalog: Catalog, tokens: list[str], chunk_ids: Sequence[str], paper_id: str | None = None) -> bool:
-    """Whether the run of tokens occurs in the chunks, whole or cut into parts that each occur there or, given
-    ``paper_id``, on that paper's title page or in its abstract ("Moonshot Muon": the authors' lab on the title
-    page, Muon in the passage). A part that is only a number does not count as found on its own."""
+def _found(
+    catalog: Catalog, tokens: list[str], chunk_ids: Sequence[str], on_title_page: Callable[[str], bool] | None = None
+) -> bool:
+    """Whether the run of tokens occurs in the chunks, whole or cut into parts that each occur there. Given
+    ``on_title_page``, a part without digits may also be on the paper's title page or in its abstract, so long as
+    another part is in the chunks ("the Moonshot Muon report": the lab on the title page, Muon in the passage; not
+    "Part 1" from a title page that cites Part 1). A part that is only a number does not count on its own."""
     tokens = [w for token in tokens for w in re.findall(r"[^\W_]+", token)]  # O1-distilled → O1, distilled
     n = len(tokens)
-    reach = [True] + [False] * n
+    # reach[i]: how the first i tokens can be covered: {False} = by title-page parts only, {True} = with a part
+    # from the chunks
+    reach: list[set[bool]] = [{False}] + [set() for _ in range(n)]
     for end in range(1, n + 1):
         for start in range(end):
-            if not reach[start]:
+            if not reach[start] or reach[end] >= reach[start] | {True}:
                 continue
             part = tokens[start:end]
             if len(part) == 1 and part[0].isdigit():
                 continue
             phrase = " ".join(part)
-            if catalog.has_phrase(phrase, chunk_ids) or (paper_id and catalog.names_any(phrase, [paper_id])):
-                reach[end] = True
-                break
-    return reach[n]
+            if catalog.has_phrase(phrase, chunk_ids):
+                reach[end].add(True)
+            elif on_title_page and not any(c.isdigit() for c in phrase) and on_title_page(phrase):
+                reach[end] |= reach[start]
+    return True in reach[n]
 
 
 def support(catalog: Catalog, question: str, passages: Sequence[Passage], together: bool = True) -> Support:
@@ -171,7 +183,8 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage], togeth
         return result
     runs = names(question)
     # named[i]: the passages that mention name run i (or whose paper it names)
-    named = [[p for p in passages if _mentions(catalog, run, p)] for run in runs]
+    titles = _TitlePages(catalog)
+    named = [[p for p in passages if _mentions(catalog, titles, run, p)] for run in runs]
     result.missing_names = [" ".join(run) for run, found in zip(runs, named, strict=True) if not found]
     if together and len(runs) > 1 and not result.missing_names and not _side_by_side(question):
         papers = [{p.chunk.paper_id for p in found} for found in named]
@@ -194,8 +207,26 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage], togeth
     return result
 
 
-def _mentions(catalog: Catalog, run: list[str], passage: Passage) -> bool:
+def _mentions(catalog: Catalog, titles: _TitlePages, run: list[str], passage: Passage) -> bool:
     """Whether the passage mentions the name: in its text, or, when it does not spell it out, as the name of
     its paper ("Moonlight", "Understanding R1-Zero-Like Training": on its title page or in its abstract), or
-    in parts, each in one of those."""
-    return _found(catalog, run, [passage.chunk.id], passage.chunk.paper_id)
+    in parts, some in its text and the others there."""
+    paper = passage.chunk.paper_id
+    return titles.holds(" ".join(run), paper) or _found(
+        catalog, run, [passage.chunk.id], lambda phrase: titles.holds(phrase, paper)
+    )
+
+
+class _TitlePages:
+    """Whether a paper's title page or abstract holds a phrase, each asked of the catalog once: the judged
+    passages often come from one paper, and each asks the same of it."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.known: dict[tuple[str, str], bool] = {}
+
+    def holds(self, phrase: str, paper_id: str) -> bool:
+        key = (phrase, paper_id)
+        if key not in self.known:
+            self.known[key] = self.catalog.names_any(phrase, [paper_id])
+        return self.known[key]

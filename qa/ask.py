@@ -114,7 +114,10 @@ def ask(
     since: str | None = None,
     until: str | None = None,
     llm=None,
+    follow_up: bool = False,
 ) -> Answer:
+    """Answer ``question`` from the archive, searching for ``query`` (the question itself unless a session resolved
+    it); ``follow_up`` when that query carries an earlier question's names (qa.session)."""
     settings = archive.settings.qa
     k = k or settings.k
     query = query or question
@@ -135,7 +138,7 @@ def ask(
     chosen = _distinct(ranked, k)
     answer.judged = [c.passage for c in chosen]
     # A follow-up's query carries an earlier question's names: they need not all be in one paper.
-    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool, query == question)
+    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool, not follow_up)
     if not ok:
         answer.note = why
         return answer

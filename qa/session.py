@@ -107,7 +107,11 @@ def ask_in_session(
 
     session = load(archive.home, session_name) if session_name else None
     query = standalone_query(question, session, llm)
-    answer = ask(archive, question, query=query, k=k, paper_ids=paper_ids, since=since, until=until, llm=llm)
+    # resolved against earlier turns (a translation alone, or a question that needed nothing, is not a follow-up)
+    follow_up = bool(session and session.turns and query != question)
+    answer = ask(
+        archive, question, query=query, k=k, paper_ids=paper_ids, since=since, until=until, llm=llm, follow_up=follow_up
+    )
     if session is not None:
         papers = sorted({c.paper_id for s in answer.statements for c in s.citations})
         session.turns.append(Turn(question, query, answer.text, papers))

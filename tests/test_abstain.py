@@ -48,6 +48,12 @@ from qa.abstain import focus
         ('Which papers discuss the "aha moment"?', []),
         ('Which "aha moment" behaviour emerges?', ["aha", "moment", "behaviour"]),
         ("What went wrong with vanilla Muon at larger scale?", []),
+        ("Which paper proposed GRPO?", []),
+        # words that are verbs after a noun are nouns first: "how much power", "what increase"
+        ("How much power does MoBA save?", ["power"]),
+        ("What increase in accuracy does RL bring?", ["increase"]),
+        ("Which control experiments were run?", ["control", "experiments"]),
+        ("How many seeds were used?", ["seeds"]),
         # a kind of thing, not the thing: the answer names it ("a language consistency reward")
         ("What signal does DeepSeek-R1 use against language mixing?", []),
     ],
