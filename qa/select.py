@@ -9,7 +9,8 @@ their sentences on their own, by three signals fused by reciprocal rank like ret
 - BM25 of the sentence against the question, among the pool's sentences (an in-memory FTS5 table with the
   archive's tokenizer, so "rewards" matches "reward" and the question's rarest words weigh most);
 - the exact-match score of citation lookup (qa.cite.sentence_score: the question's numbers and names, then shared
-  words);
+  words; without the paper's title, which cite counts for each sentence: ask routes by the paper's names instead,
+  and the title measured slightly worse here);
 - the sentence's place in the pool, at half weight: its passage's retrieval rank, then its place in the passage
   (dense similarity enters here).
 
