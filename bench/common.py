@@ -27,6 +27,7 @@ FRESH = Path(__file__).resolve().parent / "questions_fresh.json"  # written afte
 BLIND = Path(__file__).resolve().parent / "questions_blind.json"  # written without reading the code, run once
 BLIND2 = Path(__file__).resolve().parent / "questions_blind2.json"  # the same way, after all the tuning, run once
 BLIND3 = Path(__file__).resolve().parent / "questions_blind3.json"  # the same way, with comparisons, run once
+BLIND4 = Path(__file__).resolve().parent / "questions_blind4.json"  # the same way, after this stop's fixes
 
 
 def ingest_timed(home: Path, sources: Sequence[Path | str]) -> float:
