@@ -86,6 +86,8 @@ _FOCUS_GENERIC = words(
     "design designs choice choices change changes modification modifications measure measures step steps"
 )
 
+_NOT_FOCUS = STOP | _FOCUS_GENERIC  # words the focus leaves out
+
 
 @dataclass
 class Support:
@@ -129,9 +131,9 @@ def focus(question: str) -> list[str]:
             break
         if n == 0 and _past(low, found[1].lower() if len(found) > 1 else ""):
             break
-        if n > 0 and (low in _FOCUS_VERBS or (_ED.search(low) and found[n - 1].lower() in STOP | _FOCUS_GENERIC)):
+        if n > 0 and (low in _FOCUS_VERBS or (_ED.search(low) and found[n - 1].lower() in _NOT_FOCUS)):
             break  # "which layer keeps", "which papers discussed": the noun phrase has ended
-        if low not in STOP and low not in _FOCUS_GENERIC:
+        if low not in _NOT_FOCUS:
             words.append(low)
     return list(dict.fromkeys(words))
 
@@ -145,7 +147,7 @@ def _past(word: str, following: str) -> bool:
     """Whether the word right after the question word is a verb in the past tense, so that no noun follows:
     it ends in -ed and the next word is one no noun phrase goes on with ("What **turned** out to explain ...",
     "What **caused** the ..."), not "Which **pretrained** model" or "What **masked** tokens"."""
-    return len(word) > 4 and word.endswith("ed") and not word.endswith("eed") and following in _AFTER_VERB
+    return len(word) > 4 and _ED.search(word) is not None and following in _AFTER_VERB
 
 
 def _found(
@@ -157,22 +159,25 @@ def _found(
     "Part 1" from a title page that cites Part 1). A part that is only a number does not count on its own."""
     tokens = [w for token in tokens for w in re.findall(r"[^\W_]+", token)]  # O1-distilled → O1, distilled
     n = len(tokens)
-    # reach[i]: how the first i tokens can be covered: {False} = by title-page parts only, {True} = with a part
-    # from the chunks
-    reach: list[set[bool]] = [{False}] + [set() for _ in range(n)]
+    # reach[i]: how the first i tokens can be covered: _TEXT with a part from the chunks (which is all a cover
+    # needs, so it ends the search for i), _TITLE by title-page parts only, _NONE not at all
+    reach = [_TITLE] + [_NONE] * n
     for end in range(1, n + 1):
         for start in range(end):
-            if not reach[start] or reach[end] >= reach[start] | {True}:
+            if reach[start] == _NONE or reach[end] == _TEXT:
                 continue
             part = tokens[start:end]
             if len(part) == 1 and part[0].isdigit():
                 continue
             phrase = " ".join(part)
             if catalog.has_phrase(phrase, chunk_ids):
-                reach[end].add(True)
+                reach[end] = _TEXT
             elif on_title_page and not any(c.isdigit() for c in phrase) and on_title_page(phrase):
-                reach[end] |= reach[start]
-    return True in reach[n]
+                reach[end] = max(reach[end], reach[start])
+    return reach[n] == _TEXT
+
+
+_NONE, _TITLE, _TEXT = 0, 1, 2
 
 
 def support(catalog: Catalog, question: str, passages: Sequence[Passage], together: bool = True) -> Support:
