@@ -212,6 +212,17 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage], togeth
     return result
 
 
+def unnamed(catalog: Catalog, question: str, passages: Sequence[Passage]) -> list[list[str]]:
+    """The question's names (runs of tokens) that none of the passages mentions (see ``support``)."""
+    titles = _TitlePages(catalog)
+    return [run for run in names(question) if not any(_mentions(catalog, titles, run, p) for p in passages)]
+
+
+def mentions(catalog: Catalog, run: list[str], passage: Passage) -> bool:
+    """Whether the passage mentions the name, as ``support`` counts it."""
+    return _mentions(catalog, _TitlePages(catalog), run, passage)
+
+
 def _mentions(catalog: Catalog, titles: _TitlePages, run: list[str], passage: Passage) -> bool:
     """Whether the passage mentions the name: in its text, or, when it does not spell it out, as the name of
     its paper ("Moonlight", "Understanding R1-Zero-Like Training": on its title page or in its abstract), or

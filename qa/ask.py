@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from footnote.names import names
 from footnote.types import Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
-from qa.abstain import support
+from qa.abstain import mentions, support, unnamed
 from qa.select import Candidate, rank_sentences
 from summarize.llm_gen import format_passages
 from summarize.verify import Draft, Grounding, Verifier
@@ -140,6 +141,15 @@ def ask(
     # A follow-up's query carries an earlier question's names: they need not all be in one paper.
     ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool, not follow_up)
     if not ok:
+        # A name the k passages lack may be in one ranked below them: a table's sentence ranks below prose
+        # about the same paper, and a question about three models can fill its k with two. With the best such
+        # passage for each missing name added, the answer is judged again.
+        extra = _naming(archive.catalog, query, chosen, ranked)
+        if extra:
+            again = [*answer.judged, *(c.passage for c in extra)]
+            if relevant(archive.catalog, query, again, settings.abstain_below, pool, not follow_up)[0]:
+                ok, chosen, answer.judged = True, [*chosen, *extra], again
+    if not ok:
         answer.note = why
         return answer
     by_id = {p.chunk.id: p for p in pool}
@@ -185,6 +195,37 @@ def _distinct(ranked: Sequence[Candidate], limit: int) -> list[Candidate]:
         if len(chosen) == limit:
             break
     return chosen
+
+
+def _naming(catalog, query: str, chosen: Sequence[Candidate], ranked: Sequence[Candidate]) -> list[Candidate]:
+    """For each of the query's names that no chosen passage mentions, the best-ranked other candidate whose
+    passage does, quoting the first of its sentences that spells the name out (its best one if none does).
+    Nothing when the chosen passages mention none of the names."""
+    lacking = unnamed(catalog, query, [c.passage for c in chosen])
+    if len(lacking) == len(names(query)):
+        return []  # none of its names: the passages are about something else, not short of one name
+    taken = {c.passage.chunk.id for c in chosen}
+    quoted = {c.text for c in chosen}
+    extra: list[Candidate] = []
+    for run in lacking:
+        for candidate in ranked:
+            if candidate.passage.chunk.id in taken or not mentions(catalog, run, candidate.passage):
+                continue
+            texts = [t for t in (candidate.text, *candidate.others) if t not in quoted]
+            if not texts:
+                continue
+            spelled = _squash(" ".join(run))
+            text = next((t for t in texts if spelled in _squash(t)), texts[0])
+            taken.add(candidate.passage.chunk.id)
+            quoted.add(text)
+            extra.append(replace(candidate, text=text))
+            break
+    return extra
+
+
+def _squash(text: str) -> str:
+    """Letters and digits only, lower-cased: "Seed1.5-Thinking" and "Seed1.5Thinking" are one name."""
+    return "".join(c for c in text.lower() if c.isalnum())
 
 
 def _extractive(chosen: Sequence[Candidate]) -> list[Draft]:

@@ -16,9 +16,9 @@ from footnote.settings import Settings
 from footnote.types import Chunk, Passage
 from index.archive import Archive
 from index.retrieve import Query, Retriever
-from qa.abstain import support
+from qa.abstain import mentions, support, unnamed
 from qa.ask import NOT_FOUND, _distinct, ask, relevant
-from qa.select import Candidate
+from qa.select import Candidate, rank_sentences
 from summarize.verify import extract_numbers, numbers_in
 from tests.digest_checks import pymupdf_page
 
@@ -62,6 +62,9 @@ def test_answers_with_verified_citations(archive, paper_pdf):
         # one of those tables is some other model's
         "What does Moonlight score on GPQA Diamond?",
         "What does Kimi-Audio score on SWE-bench Verified?",
+        # the k passages give other models' vocabulary sizes, and MiniMax-M1's passages below them never say it:
+        # when they mention none of the question's names, none is looked for below them
+        "What is the vocabulary size of MiniMax-M1's tokenizer?",
     ],
 )
 def test_abstains_when_the_archive_does_not_say(archive, question):
@@ -134,6 +137,39 @@ def test_abstention_judges_the_passages_the_answer_comes_from(archive, paper_pdf
     check_answer(answer, paper_pdf)
     assert "consistency reward" in answer.statements[0].text
     assert [p.chunk.id for p in answer.judged] == [c.chunk_id for s in answer.statements for c in s.citations]
+
+
+@pytest.mark.parametrize(
+    ("question", "paper", "name"),
+    [
+        # three models: the k best sentences are about the first two (and DeepSeekMoE)
+        (
+            "Among the MoE models DeepSeek-V3, MiniMax-M1 and Seed1.5-Thinking, which has the most total parameters "
+            "and which activates the fewest per token?",
+            "2504.13914",
+            "Seed1.5-Thinking",
+        ),
+        # one paper: its prose about the model ranks above the sentence that names the benchmark split
+        (
+            "What share of ProofNet-test problems does DeepSeek-Prover-V2-671B solve, and at what sample budget?",
+            "2504.21801",
+            "ProofNet-test",
+        ),
+    ],
+)
+def test_a_name_the_k_passages_lack_is_looked_for_below_them(archive, paper_pdf, question, paper, name):
+    k = archive.settings.qa.k
+    pool = Retriever(archive).search(Query(question, k=archive.settings.qa.pool, route=True))
+    first = [c.passage for c in _distinct(rank_sentences(archive, question, pool), k)]
+    assert [" ".join(run) for run in unnamed(archive.catalog, question, first)] == [name]  # premise
+    answer = ask(archive, question)
+    assert not answer.abstained
+    check_answer(answer, paper_pdf)
+    assert [p.chunk.id for p in answer.judged[:k]] == [p.chunk.id for p in first]
+    assert len(answer.judged) == k + 1 and answer.judged[k].chunk.paper_id == paper
+    assert mentions(archive.catalog, name.split(), answer.judged[k])
+    cited = [c.chunk_id for s in answer.statements for c in s.citations]
+    assert cited[-1] == answer.judged[k].chunk.id
 
 
 def test_closeness_is_judged_on_the_whole_pool(archive):
