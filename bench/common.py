@@ -28,6 +28,7 @@ BLIND = Path(__file__).resolve().parent / "questions_blind.json"  # written with
 BLIND2 = Path(__file__).resolve().parent / "questions_blind2.json"  # the same way, after all the tuning, run once
 BLIND3 = Path(__file__).resolve().parent / "questions_blind3.json"  # the same way, with comparisons, run once
 BLIND4 = Path(__file__).resolve().parent / "questions_blind4.json"  # the same way, after this stop's fixes
+BLIND5 = Path(__file__).resolve().parent / "questions_blind5.json"  # the same way, in stop 12
 
 
 def ingest_timed(home: Path, sources: Sequence[Path | str]) -> float:
