@@ -15,7 +15,7 @@ import numpy as np
 from footnote.numbers import Number, extract_numbers, query_numbers
 from footnote.types import Passage
 from index.archive import Archive
-from index.route import route
+from index.route import Route, route
 
 SELECTIVE_PAPERS = 32
 # The two lists within named papers weigh half as much as the archive-wide ones: together as much as one of them,
@@ -58,6 +58,13 @@ class Retriever:
             # The 2 of "O1 Replication Journey Part 2" is the paper's name, not a figure asked for.
             numbers = [n for n in numbers if n.text.lower() not in named.words]
         return self._fuse(lists, query.k, numbers)
+
+    def named(self, query: Query) -> Route | None:
+        """The papers the query names (index.route), among those its filters allow; None when it names none."""
+        paper_ids = self._paper_filter(query)
+        if paper_ids is not None and not paper_ids:
+            return None
+        return route(self.archive.catalog, query.text, paper_ids)
 
     def _both(
         self, vector: np.ndarray, text: str, paper_ids: Sequence[str] | None, query: Query, pairs: bool = False

@@ -122,14 +122,14 @@ def ask(
     settings = archive.settings.qa
     k = k or settings.k
     query = query or question
-    pool = Retriever(archive).search(
-        Query(query, k=max(k, settings.pool), paper_ids=paper_ids, since=since, until=until, route=True)
-    )
+    retriever = Retriever(archive)
+    search = Query(query, k=max(k, settings.pool), paper_ids=paper_ids, since=since, until=until, route=True)
+    pool = retriever.search(search)
     answer = Answer(question, query, abstained=True, statements=[], passages=pool)
     if not pool:
         answer.note = "nothing in the archive matches"
         return answer
-    ranked = rank_sentences(archive, query, pool)
+    ranked = rank_sentences(archive, query, pool, retriever.named(search))
     if not ranked:
         answer.note = "none of the passages has a sentence to quote"
         return answer

@@ -9,8 +9,10 @@ their sentences on their own, by three signals fused by reciprocal rank like ret
 - BM25 of the sentence against the question, among the pool's sentences (an in-memory FTS5 table with the
   archive's tokenizer, so "rewards" matches "reward" and the question's rarest words weigh most);
 - the exact-match score of citation lookup (qa.cite.sentence_score: the question's numbers and names, then shared
-  words; without the paper's title, which cite counts for each sentence: ask routes by the paper's names instead,
-  and the title measured slightly worse here);
+  words), of the question without the names of the papers it names (index.route): every sentence of such a paper
+  is about its name, and the sentences that spell it out most (its title block, its introduction, its related
+  work) are seldom the answer. Nor does it count the paper's title, which cite counts for each sentence (the
+  title measured slightly worse here);
 - the sentence's place in the pool, at half weight: its passage's retrieval rank, then its place in the passage
   (dense similarity enters here).
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from footnote.types import Passage
 from index.archive import Archive
 from index.catalog import FTS_TOKENIZE, fts_terms
+from index.route import Route
 from qa.cite import sentence_score
 from summarize.verify import Sentence, passage_sentences
 
@@ -50,8 +53,11 @@ class Candidate:
     others: tuple[str, ...] = ()  # the passage's other sentences that rank, best first
 
 
-def rank_sentences(archive: Archive, query: str, passages: Sequence[Passage]) -> list[Candidate]:
-    """The best sentence of each passage, best first (passages without a usable sentence are left out)."""
+def rank_sentences(
+    archive: Archive, query: str, passages: Sequence[Passage], named: Route | None = None
+) -> list[Candidate]:
+    """The best sentence of each passage, best first (passages without a usable sentence are left out);
+    ``named``: the papers the query names, whose names the exact-match score leaves out."""
     found: list[tuple[int, Passage, Sentence, str]] = []
     offsets: dict[str, list[int]] = {}  # per paper: a pool of 30 passages comes from a few papers
     for rank, passage in enumerate(passages):
@@ -64,9 +70,10 @@ def rank_sentences(archive: Archive, query: str, passages: Sequence[Passage]) ->
                 found.append((rank, passage, sentence, text))
     if not found:
         return []
+    exact = named.rest(query) if named is not None else query
     signals = {
         "bm25": _bm25(query, [text for *_, text in found]),
-        "exact": [sentence_score(query, sentence) for _, _, sentence, _ in found],
+        "exact": [sentence_score(exact, sentence) for _, _, sentence, _ in found],
         "passage": [1.0 / (1 + rank) for rank, *_ in found],
     }
     fused = [0.0] * len(found)

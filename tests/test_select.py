@@ -41,3 +41,39 @@ def test_the_answering_sentence_outranks_the_top_passage(archive):
     first = next(i for i, c in enumerate(ranked) if "sparse" in c.text and "reward" in c.text and "code" in c.text)
     assert first < 5
     assert pool.index(ranked[first].passage) > first  # it rose above its passage's retrieval rank
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "repeats_the_name"),
+    [
+        (
+            "What additional reward does DeepSeek-Prover-V2 use early in RL training, and what does it penalize?",
+            "we incorporate a consistency reward in the early steps of training",
+            "we perform the same reinforcement learning stage",
+        ),
+        (
+            "Which policy optimization method does Kimi k1.5 use for long-CoT RL?",
+            "employ a variant of online mirror descent for robust policy optimization",
+            "TECHNICAL REPORT OF KIMI K1.5",  # the title block
+        ),
+    ],
+)
+def test_the_names_of_the_papers_a_question_names_do_not_count_as_exact_matches(
+    archive, question, answer, repeats_the_name
+):
+    """Every sentence of the named paper is about its name; counted as an exact match, the name lifts the
+    sentences that spell it out (the title block, the overview) above the one that answers."""
+    retriever = Retriever(archive)
+    query = Query(question, k=archive.settings.qa.pool, route=True)
+    pool = retriever.search(query)
+    named = retriever.named(query)
+    assert named is not None and len(named.paper_ids) == 1
+
+    def place(ranked, phrase):
+        return next(i for i, c in enumerate(ranked) if phrase in c.text)
+
+    with_names = rank_sentences(archive, question, pool)
+    assert place(with_names, repeats_the_name) < place(with_names, answer)  # premise
+    without = rank_sentences(archive, question, pool, named)
+    assert place(without, answer) < 2
+    assert place(without, answer) < place(without, repeats_the_name)
