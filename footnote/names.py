@@ -65,3 +65,24 @@ def names(question: str) -> list[list[str]]:
         runs.append(current)
     # Short generic acronyms on their own (RL, LLM, GPU, US) say little about the topic.
     return [r for r in runs if not (len(r) == 1 and r[0].rstrip("s").isalpha() and len(r[0].rstrip("s")) <= 3)]
+
+
+_PARENTHESES = re.compile(r"\(([^()]*)\)")
+_CLAUSE = re.compile(r"[?!;:,.\[\]\"“”]")  # where the text a parenthesis glosses begins, going back from it
+
+
+def aliases(question: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Pairs of names the question gives for one thing: a name in parentheses that is all they hold, and the last
+    name before them in the same clause ("the Moonshot audio model (Kimi-Audio)", "Qwen2.5-Omni (the Thinker)"
+    is no pair). Either of the two may be the one a paper uses."""
+    pairs = []
+    for match in _PARENTHESES.finditer(question):
+        # read as in the middle of a sentence: a capitalised first word is a name there
+        inner = names("of " + match.group(1))
+        if len(inner) != 1 or " ".join(inner[0]) != " ".join(tokens(match.group(1))):
+            continue
+        before = _CLAUSE.split(question[: match.start()])[-1]
+        outer = names(before if before is question[: match.start()] else "of " + before)
+        if outer:
+            pairs.append((tuple(outer[-1]), tuple(inner[0])))
+    return pairs

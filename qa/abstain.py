@@ -8,7 +8,8 @@ judges those; ``support``):
 - every name in the question (capitalised or with digits: ``Llama 4 Maverick``, ``WMT14``, ``MiMo-7B``),
   possibly as parts (``DeepSeek R1`` + ``FLOPs``), in a passage, or on the title page or in the abstract of
   the passage's paper: a passage of the Muon paper is about "Moonlight" (its model, named in its abstract) without
-  spelling the name out;
+  spelling the name out. A name in parentheses after another gives a second name for the same thing ("the
+  Moonshot audio model (Kimi-Audio)": the paper says "MoonshotAI" only in URLs): either will do;
 - every number in the question, but those that are part of a name (the 7B of ``MiMo-7B``: the name covers it);
 - what the question asks for: the noun after "how many", "how much", "which" or "what" (the *focus*: "How many
   **TPUs**", "Which **protein structure prediction benchmark**"), at least half of its words, in one passage that also
@@ -36,7 +37,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from footnote.names import STOP, names, tokens, words
+from footnote.names import STOP, aliases, names, tokens, words
 from footnote.numbers import query_numbers
 from footnote.types import Passage
 from index.catalog import Catalog
@@ -187,9 +188,9 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage], togeth
     if not passages:
         return result
     runs = names(question)
-    # named[i]: the passages that mention name run i (or whose paper it names)
+    # named[i]: the passages that mention name run i (or whose paper it names), or another name for it
     titles = _TitlePages(catalog)
-    named = [[p for p in passages if _mentions(catalog, titles, run, p)] for run in runs]
+    named = _either([[p for p in passages if _mentions(catalog, titles, run, p)] for run in runs], question, runs)
     result.missing_names = [" ".join(run) for run, found in zip(runs, named, strict=True) if not found]
     if together and len(runs) > 1 and not result.missing_names and not _side_by_side(question):
         papers = [{p.chunk.paper_id for p in found} for found in named]
@@ -215,7 +216,22 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage], togeth
 def unnamed(catalog: Catalog, question: str, passages: Sequence[Passage]) -> list[list[str]]:
     """The question's names (runs of tokens) that none of the passages mentions (see ``support``)."""
     titles = _TitlePages(catalog)
-    return [run for run in names(question) if not any(_mentions(catalog, titles, run, p) for p in passages)]
+    runs = names(question)
+    named = _either([[p for p in passages if _mentions(catalog, titles, run, p)] for run in runs], question, runs)
+    return [run for run, found in zip(runs, named, strict=True) if not found]
+
+
+def _either(named: list[list[Passage]], question: str, runs: list[list[str]]) -> list[list[Passage]]:
+    """The passages of each name, those of the other name the question gives for the same thing added
+    (footnote.names.aliases: "the Moonshot audio model (Kimi-Audio)"; the paper may say only one of them)."""
+    index = {tuple(run): i for i, run in enumerate(runs)}
+    out = [list(found) for found in named]
+    for one, other in aliases(question):
+        if one in index and other in index:
+            i, j = index[one], index[other]
+            both = list({p.chunk.id: p for p in (*named[i], *named[j])}.values())
+            out[i], out[j] = both, list(both)
+    return out
 
 
 def mentions(catalog: Catalog, run: list[str], passage: Passage) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from footnote.names import names
+from footnote.names import aliases, names
 from qa.abstain import focus
 
 
@@ -83,3 +83,14 @@ def test_a_possessive_ends_a_name():
     MiniMax-M1 (its paper's title page does), and one that names MiniMax-M1 need not say CISPO."""
     assert names("What does MiniMax-M1's CISPO clip?") == [["MiniMax-M1"], ["CISPO"]]
     assert names("How fast is MoBA’s kernel on Llama 3?") == [["MoBA"], ["Llama", "3"]]
+
+
+def test_a_name_in_parentheses_is_another_name_for_the_one_before_it():
+    assert aliases("Which LLM was the Moonshot audio foundation model (Kimi-Audio) initialized from?") == [
+        (("Moonshot",), ("Kimi-Audio",))
+    ]
+    assert aliases("How does the Muon report (Moonlight) scale?") == [(("Muon",), ("Moonlight",))]
+    # not a name on its own, or nothing before it in the same clause
+    assert aliases("What does Qwen2.5-Omni (the Thinker part) use?") == []
+    assert aliases("How does GRPO work, per DeepSeekMath (Shao et al.)?") == []
+    assert aliases("What is MTP, (Kimi-Audio) asks?") == []

@@ -91,6 +91,17 @@ def test_answers_what_the_archive_does_say_in_the_same_form(archive, question):
     assert not ask(archive, question).abstained
 
 
+def test_either_of_two_names_given_for_one_thing_will_do(archive):
+    """The Kimi-Audio paper says "MoonshotAI" only inside URLs, never "Moonshot"; the question names the model
+    both ways."""
+    assert not archive.catalog.has_phrase("Moonshot", archive.catalog.chunk_ids(["2504.18425"]))  # premise
+    question = "Which text LLM was the Moonshot audio model (Kimi-Audio) initialized from?"
+    answer = ask(archive, question)
+    assert not answer.abstained
+    assert any(c.paper_id == "2504.18425" for s in answer.statements for c in s.citations)
+    assert ask(archive, "Which text LLM was the Moonshot audio model initialized from?").abstained
+
+
 def test_names_of_a_question_about_one_thing_must_meet_in_one_paper(archive):
     question = "What does Moonlight score on GPQA Diamond?"
     assert not archive.catalog.has_phrase("GPQA Diamond", archive.catalog.chunk_ids(["2502.16982"]))  # premise
