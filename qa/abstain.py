@@ -157,28 +157,35 @@ def _found(
     """Whether the run of tokens occurs in the chunks, whole or cut into parts that each occur there. Given
     ``on_title_page``, a part without digits may also be on the paper's title page or in its abstract, so long as
     another part is in the chunks ("the Moonshot Muon report": the lab on the title page, Muon in the passage; not
-    "Part 1" from a title page that cites Part 1). A part that is only a number does not count on its own."""
+    "Part 1" from a title page that cites Part 1). A part that is only a number does not count on its own, and
+    parts that are each one plain word found in the chunks ("Segment", "Anything", "Model") do not make a name
+    on their own: one part must be more than that (two words, a word such as "R1" or "DeepSeek", or on the
+    title page)."""
     tokens = [w for token in tokens for w in re.findall(r"[^\W_]+", token)]  # O1-distilled → O1, distilled
     n = len(tokens)
-    # reach[i]: how the first i tokens can be covered: _TEXT with a part from the chunks (which is all a cover
-    # needs, so it ends the search for i), _TITLE by title-page parts only, _NONE not at all
-    reach = [_TITLE] + [_NONE] * n
+    # reach[i]: how the first i tokens can be covered, as (a part is in the chunks, a part is more than a plain
+    # word); a cover needs both
+    reach: list[set[tuple[bool, bool]]] = [{(False, False)}] + [set() for _ in range(n)]
     for end in range(1, n + 1):
         for start in range(end):
-            if reach[start] == _NONE or reach[end] == _TEXT:
+            if not reach[start] or (True, True) in reach[end]:
                 continue
             part = tokens[start:end]
             if len(part) == 1 and part[0].isdigit():
                 continue
             phrase = " ".join(part)
             if catalog.has_phrase(phrase, chunk_ids):
-                reach[end] = _TEXT
+                strong = len(part) > 1 or len(part) == n or not _plain(part[0])
+                reach[end] |= {(True, had or strong) for _, had in reach[start]}
             elif on_title_page and not any(c.isdigit() for c in phrase) and on_title_page(phrase):
-                reach[end] = max(reach[end], reach[start])
-    return reach[n] == _TEXT
+                reach[end] |= {(text, True) for text, _ in reach[start]}
+    return (True, True) in reach[n]
 
 
-_NONE, _TITLE, _TEXT = 0, 1, 2
+def _plain(token: str) -> bool:
+    """A word as any sentence might have it: letters only, capitalised at most ("Segment", "Model"; not "R1",
+    "DeepSeek", "MoBA" or "GRPO")."""
+    return token.isalpha() and (token.islower() or (token[0].isupper() and token[1:].islower()))
 
 
 def support(catalog: Catalog, question: str, passages: Sequence[Passage], together: bool = True) -> Support:

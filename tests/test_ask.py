@@ -383,3 +383,25 @@ def test_a_name_in_parts_may_have_a_part_on_the_title_page(archive):
     assert catalog.names_any("Part 1", ["2411.16489"])  # the premise: Part 2's title page cites Part 1
     question = "What learning rate did O1 Replication Journey Part 1 use?"
     assert support(catalog, question, [part_two]).missing_names == ["O1 Replication Journey Part 1"]
+
+
+def test_a_name_of_plain_words_is_not_found_word_by_word(archive):
+    """A Who&When prompt asks the model to analyse "a segment of a multi-agent conversation" and to say
+    "anything": the two words of "Segment Anything" are there, apart, and the name is not. A name of plain words
+    needs a part that is more than one of them (two words together, a word like "R1", or its paper's title page)."""
+    catalog = archive.catalog
+    cid = next(c for c in catalog.chunk_ids(["2505.00212"]) if catalog.has_phrase("segment of a multi agent", [c]))
+    prompts = Passage(catalog.chunks([cid])[cid], 1.0)
+    assert catalog.has_phrase("anything", [cid]) and not catalog.has_phrase("segment anything", [cid])  # premise
+    question = "What prompt encoder does the Segment Anything Model use?"
+    assert support(catalog, question, [prompts]).missing_names == ["Segment Anything"]
+    # a part that is a name itself still does: "DeepSeek" (and the plain "Zero") apart in one passage
+    apart = next(
+        c
+        for c in catalog.chunk_ids(["2501.12948"])
+        if catalog.has_phrase("DeepSeek", [c])
+        and catalog.has_phrase("zero", [c])
+        and not catalog.has_phrase("DeepSeek zero", [c])
+    )
+    passage = Passage(catalog.chunks([apart])[apart], 1.0)
+    assert not support(catalog, "What did DeepSeek Zero reach?", [passage]).missing_names
