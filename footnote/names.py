@@ -26,6 +26,7 @@ STOP = words(
 )
 _TOKEN = re.compile(r"[A-Za-z0-9][\w&.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")  # "MoBA's" is "MoBA"
+_ROMAN = re.compile(r"I{2,3}|IV|VI{0,3}|IX|XI{0,3}")  # II to XIII ("I" and "X" alone are words and names)
 _BREAK = re.compile(r"[?!;:,()\[\]\"“”/]")  # between two words: they belong to different names ("Moonlight/Muon")
 
 
@@ -56,7 +57,10 @@ def names(question: str) -> list[list[str]]:
             runs.append(current)
             current = []
         end = match.end()
-        if _is_name(token, first=i == 0) or (current and re.fullmatch(r"\d+(?:\.\d+)?", token)):
+        if _ROMAN.fullmatch(token):  # "Stage III", "Part II": a number, which joins a name but starts none
+            if current:
+                current.append(token)
+        elif _is_name(token, first=i == 0) or (current and re.fullmatch(r"\d+(?:\.\d+)?", token)):
             current.append(token)
         elif current:
             runs.append(current)

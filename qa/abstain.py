@@ -160,7 +160,7 @@ def _found(
     "Part 1" from a title page that cites Part 1). A part that is only a number does not count on its own, and
     parts that are each one plain word found in the chunks ("Segment", "Anything", "Model") do not make a name
     on their own: one part must be more than that (two words, a word such as "R1" or "DeepSeek", or on the
-    title page)."""
+    title page). A part of several words may be written as one ("Hugging Face" as "huggingface")."""
     tokens = [w for token in tokens for w in re.findall(r"[^\W_]+", token)]  # O1-distilled → O1, distilled
     n = len(tokens)
     # reach[i]: how the first i tokens can be covered, as (a part is in the chunks, a part is more than a plain
@@ -174,7 +174,10 @@ def _found(
             if len(part) == 1 and part[0].isdigit():
                 continue
             phrase = " ".join(part)
-            if catalog.has_phrase(phrase, chunk_ids):
+            # written as one word, too: "Hugging Face" is "huggingface" in a URL, "Deep Seek" is "DeepSeek"
+            if catalog.has_phrase(phrase, chunk_ids) or (
+                len(part) > 1 and catalog.has_phrase("".join(part), chunk_ids)
+            ):
                 strong = len(part) > 1 or len(part) == n or not _plain(part[0])
                 reach[end] |= {(True, had or strong) for _, had in reach[start]}
             elif on_title_page and not any(c.isdigit() for c in phrase) and on_title_page(phrase):

@@ -94,3 +94,10 @@ def test_a_name_in_parentheses_is_another_name_for_the_one_before_it():
     assert aliases("What does Qwen2.5-Omni (the Thinker part) use?") == []
     assert aliases("How does GRPO work, per DeepSeekMath (Shao et al.)?") == []
     assert aliases("What is MTP, (Kimi-Audio) asks?") == []
+
+
+def test_a_roman_numeral_joins_a_name_but_starts_none():
+    """ "stage III SFT" is no name a paper spells ("Stage III supervised fine-tuning"); "Stage II" is one."""
+    assert names("What data ratio does Janus-Pro's stage III SFT use?") == [["Janus-Pro"]]
+    assert names("What does Janus-Pro Stage II train?") == [["Janus-Pro", "Stage", "II"]]
+    assert names("Is X better than I?") == []

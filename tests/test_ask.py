@@ -405,3 +405,14 @@ def test_a_name_of_plain_words_is_not_found_word_by_word(archive):
     )
     passage = Passage(catalog.chunks([apart])[apart], 1.0)
     assert not support(catalog, "What did DeepSeek Zero reach?", [passage]).missing_names
+
+
+def test_a_name_of_several_words_may_be_written_as_one(archive):
+    """Open-Reasoner-Zero cites "https://github.com/huggingface/Math-Verify" beside its use of Math-Verify."""
+    catalog = archive.catalog
+    cid = next(c for c in catalog.chunk_ids(["2503.24290"]) if catalog.has_phrase("github com huggingface", [c]))
+    passage = Passage(catalog.chunks([cid])[cid], 1.0)
+    assert not catalog.has_phrase("Hugging Face", [cid])  # premise
+    question = "Which papers use the Hugging Face Math-Verify library?"
+    assert not support(catalog, question, [passage]).missing_names
+    assert support(catalog, "Which papers use the Hugging Face Lean-Verify library?", [passage]).missing_names
