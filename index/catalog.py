@@ -315,16 +315,19 @@ class Catalog:
         )
         return [row[0] for row in self._db.execute(sql, [match, limit])]
 
-    def names_any(self, phrase: str, paper_ids: Sequence[str]) -> bool:
-        """Whether ``phrase`` occurs on the title page or in the abstract of one of these papers."""
-        return self._any_match("names_fts", phrase, "paper_id", paper_ids)
+    def names_any(self, phrase: str, paper_ids: Sequence[str], prefix: bool = False) -> bool:
+        """Whether ``phrase`` occurs on the title page or in the abstract of one of these papers; with ``prefix``,
+        its last word may be the start of a longer one ("Moonshot" of "MoonshotAI")."""
+        return self._any_match("names_fts", phrase, "paper_id", paper_ids, prefix)
 
-    def _any_match(self, index: str, phrase: str, column: str, values: Sequence[str]) -> bool:
-        """Whether the FTS5 ``index`` (chunks_fts or names_fts) matches ``phrase`` in one of the chunks whose
-        ``column`` is one of ``values``."""
+    def _any_match(self, index: str, phrase: str, column: str, values: Sequence[str], prefix: bool = False) -> bool:
+        """Whether the FTS5 ``index`` (chunks_fts or names_fts) matches ``phrase`` (as a prefix, with ``prefix``)
+        in one of the chunks whose ``column`` is one of ``values``."""
         match = _fts_phrase(phrase)
         if match is None or not values:
             return False
+        if prefix:
+            match += "*"
         sql = (
             f"SELECT 1 FROM {index} WHERE {index} MATCH ? AND rowid IN "
             f"(SELECT n FROM chunks WHERE {column} IN ({','.join('?' * len(values))})) LIMIT 1"

@@ -268,7 +268,12 @@ class _TitlePages:
         self.known: dict[tuple[str, str], bool] = {}
 
     def holds(self, phrase: str, paper_id: str) -> bool:
+        """Whether the phrase is there; a name of one word may also begin a longer one, as a lab's name begins
+        its handle ("Moonshot": the Kimi-Audio paper says "github.com/MoonshotAI/Kimi-Audio" only)."""
         key = (phrase, paper_id)
         if key not in self.known:
-            self.known[key] = self.catalog.names_any(phrase, [paper_id])
+            one_word = re.fullmatch(r"[A-Z][A-Za-z]{4,}", phrase) is not None
+            self.known[key] = self.catalog.names_any(phrase, [paper_id]) or (
+                one_word and self.catalog.names_any(phrase, [paper_id], prefix=True)
+            )
         return self.known[key]
