@@ -26,7 +26,7 @@ STOP = words(
 )
 _TOKEN = re.compile(r"[A-Za-z0-9][\w&.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")  # "MoBA's" is "MoBA"
-_ROMAN = re.compile(r"I{2,3}|IV|VI{0,3}|IX|XI{0,3}")  # II to XIII ("I" and "X" alone are words and names)
+_ROMAN = re.compile(r"I{2,3}|IV|VI{1,3}|IX|XI{1,3}")  # II to XIII but V and X ("I", "V", "X" alone are names)
 _BREAK = re.compile(r"[?!;:,()\[\]\"“”/]")  # between two words: they belong to different names ("Moonlight/Muon")
 
 
@@ -45,48 +45,57 @@ def _is_name(token: str, first: bool) -> bool:
 def names(question: str) -> list[list[str]]:
     """Runs of name tokens ("Llama 4 Maverick" is one run; a bare number joins the name before it). A run ends
     at punctuation between words: "... with Kimi k1.5? DeepSeek-R1 ..." holds two names, not one."""
-    runs: list[list[str]] = []
+    return [run for run, _, _ in _runs(_POSSESSIVE.sub(",", question))]
+
+
+def _runs(text: str) -> list[tuple[list[str], int, int]]:
+    """The runs of names() with where each starts and ends in the text."""
+    runs: list[tuple[list[str], int, int]] = []
     current: list[str] = []
-    text = _POSSESSIVE.sub(",", question)  # a possessive ends a name: "MiniMax-M1's CISPO" names two things
-    end = 0
+    start = end = 0
     for i, match in enumerate(_TOKEN.finditer(text)):
         token = match.group()
         gap = text[end : match.start()]
         # A full stop ends a name too, unless it ends an abbreviation ("Dr. GRPO", "vs. GPT-4o").
         if current and (_BREAK.search(gap) or (gap.startswith(".") and len(current[-1]) > 3)):
-            runs.append(current)
+            runs.append((current, start, end))
             current = []
-        end = match.end()
         if _ROMAN.fullmatch(token):  # "Stage III", "Part II": a number, which joins a name but starts none
             if current:
                 current.append(token)
         elif _is_name(token, first=i == 0) or (current and re.fullmatch(r"\d+(?:\.\d+)?", token)):
+            if not current:
+                start = match.start()
             current.append(token)
         elif current:
-            runs.append(current)
+            runs.append((current, start, end))
             current = []
+        end = match.end()
     if current:
-        runs.append(current)
+        runs.append((current, start, end))
     # Short generic acronyms on their own (RL, LLM, GPU, US) say little about the topic.
-    return [r for r in runs if not (len(r) == 1 and r[0].rstrip("s").isalpha() and len(r[0].rstrip("s")) <= 3)]
+    return [
+        (r, s, e) for r, s, e in runs if not (len(r) == 1 and r[0].rstrip("s").isalpha() and len(r[0].rstrip("s")) <= 3)
+    ]
 
 
 _PARENTHESES = re.compile(r"\(([^()]*)\)")
-_CLAUSE = re.compile(r"[?!;:,.\[\]\"“”]")  # where the text a parenthesis glosses begins, going back from it
+# Between a name and a parenthesis, what ends the clause the parenthesis glosses (a full stop, not a decimal point)
+_CLAUSE = re.compile(r"[?!;:,\[\]\"“”]|\.(?!\S)")
 
 
 def aliases(question: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """Pairs of names the question gives for one thing: a name in parentheses that is all they hold, and the last
-    name before them in the same clause ("the Moonshot audio model (Kimi-Audio)", "Qwen2.5-Omni (the Thinker)"
-    is no pair). Either of the two may be the one a paper uses."""
+    name before them in the same clause ("the Moonshot audio model (Kimi-Audio)", "Qwen2.5-Omni (Thinker-Talker)";
+    "Qwen2.5-Omni (the Thinker)" is no pair). Either of the two may be the one a paper uses."""
+    text = _POSSESSIVE.sub(",", question)
+    runs = _runs(text)
     pairs = []
-    for match in _PARENTHESES.finditer(question):
-        # read as in the middle of a sentence: a capitalised first word is a name there
-        inner = names("of " + match.group(1))
-        if len(inner) != 1 or " ".join(inner[0]) != " ".join(tokens(match.group(1))):
+    for match in _PARENTHESES.finditer(text):
+        inside = [run for run, s, e in runs if s >= match.start(1) and e <= match.end(1)]
+        if len(inside) != 1 or inside[0] != tokens(match.group(1)):
             continue
-        before = _CLAUSE.split(question[: match.start()])[-1]
-        outer = names(before if before is question[: match.start()] else "of " + before)
-        if outer:
-            pairs.append((tuple(outer[-1]), tuple(inner[0])))
+        before = [(run, e) for run, s, e in runs if e <= match.start()]
+        if before and not _CLAUSE.search(text[before[-1][1] : match.start()]):
+            pairs.append((tuple(before[-1][0]), tuple(inside[0])))
     return pairs

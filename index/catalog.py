@@ -316,18 +316,31 @@ class Catalog:
         return [row[0] for row in self._db.execute(sql, [match, limit])]
 
     def names_any(self, phrase: str, paper_ids: Sequence[str], prefix: bool = False) -> bool:
-        """Whether ``phrase`` occurs on the title page or in the abstract of one of these papers; with ``prefix``,
-        its last word may be the start of a longer one ("Moonshot" of "MoonshotAI")."""
-        return self._any_match("names_fts", phrase, "paper_id", paper_ids, prefix)
+        """Whether ``phrase`` occurs on the title page or in the abstract of one of these papers. With ``prefix``,
+        the phrase may instead begin a longer word that goes on with a capital or a digit, as a lab's name begins
+        its handle ("Moonshot" of "MoonshotAI"; not "Vision" of "visionary", nor "Reinforce" of an upper-case
+        "REINFORCEMENT")."""
+        if not prefix:
+            return self._any_match("names_fts", phrase, "paper_id", paper_ids)
+        match = _fts_phrase(phrase)
+        if match is None or not paper_ids:
+            return False
+        # FTS5 finds the candidates by prefix (of the stemmed word: "rouge"* also finds "rough"); the text decides
+        begins = re.compile(r"(?i:(?<![^\W_])" + re.escape(phrase) + r")(?=[A-Z0-9])")
+        sql = (
+            "SELECT c.text FROM names_fts JOIN chunks c ON c.n = names_fts.rowid WHERE names_fts MATCH ? "
+            f"AND c.paper_id IN ({','.join('?' * len(paper_ids))})"
+        )
+        rows = self._db.execute(sql, [match + "*", *paper_ids])
+        # in lower case where the phrase is: in "SCALING REINFORCEMENT" a capital goes on every word
+        return any(not m.group().isupper() for (text,) in rows for m in begins.finditer(text))
 
-    def _any_match(self, index: str, phrase: str, column: str, values: Sequence[str], prefix: bool = False) -> bool:
-        """Whether the FTS5 ``index`` (chunks_fts or names_fts) matches ``phrase`` (as a prefix, with ``prefix``)
-        in one of the chunks whose ``column`` is one of ``values``."""
+    def _any_match(self, index: str, phrase: str, column: str, values: Sequence[str]) -> bool:
+        """Whether the FTS5 ``index`` (chunks_fts or names_fts) matches ``phrase`` in one of the chunks whose
+        ``column`` is one of ``values``."""
         match = _fts_phrase(phrase)
         if match is None or not values:
             return False
-        if prefix:
-            match += "*"
         sql = (
             f"SELECT 1 FROM {index} WHERE {index} MATCH ? AND rowid IN "
             f"(SELECT n FROM chunks WHERE {column} IN ({','.join('?' * len(values))})) LIMIT 1"

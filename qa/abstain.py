@@ -175,12 +175,14 @@ def _found(
                 continue
             phrase = " ".join(part)
             # written as one word, too: "Hugging Face" is "huggingface" in a URL, "Deep Seek" is "DeepSeek"
+            titled = on_title_page is not None and not any(c.isdigit() for c in phrase)
             if catalog.has_phrase(phrase, chunk_ids) or (
                 len(part) > 1 and catalog.has_phrase("".join(part), chunk_ids)
             ):
                 strong = len(part) > 1 or len(part) == n or not _plain(part[0])
+                strong = strong or (titled and on_title_page(phrase))  # "Moonshot" in both places
                 reach[end] |= {(True, had or strong) for _, had in reach[start]}
-            elif on_title_page and not any(c.isdigit() for c in phrase) and on_title_page(phrase):
+            elif titled and on_title_page(phrase):
                 reach[end] |= {(text, True) for text, _ in reach[start]}
     return (True, True) in reach[n]
 
@@ -232,16 +234,26 @@ def unnamed(catalog: Catalog, question: str, passages: Sequence[Passage]) -> lis
 
 
 def _either(named: list[list[Passage]], question: str, runs: list[list[str]]) -> list[list[Passage]]:
-    """The passages of each name, those of the other name the question gives for the same thing added
-    (footnote.names.aliases: "the Moonshot audio model (Kimi-Audio)"; the paper may say only one of them)."""
-    index = {tuple(run): i for i, run in enumerate(runs)}
-    out = [list(found) for found in named]
+    """The passages of each name, those of the other names the question gives for the same thing added
+    (footnote.names.aliases: "the Moonshot audio model (Kimi-Audio)"; the paper may say only one of them). A name
+    given twice is one name."""
+    group = list(range(len(runs)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    first: dict[tuple[str, ...], int] = {}
+    for i, run in enumerate(runs):
+        group[i] = root(first.setdefault(tuple(run), i))
     for one, other in aliases(question):
-        if one in index and other in index:
-            i, j = index[one], index[other]
-            both = list({p.chunk.id: p for p in (*named[i], *named[j])}.values())
-            out[i], out[j] = both, list(both)
-    return out
+        if one in first and other in first:
+            group[root(first[one])] = root(first[other])
+    passages: dict[int, dict[str, Passage]] = {}
+    for i, found in enumerate(named):
+        passages.setdefault(root(i), {}).update((p.chunk.id, p) for p in found)
+    return [list(passages[root(i)].values()) for i in range(len(runs))]
 
 
 def mentions(catalog: Catalog, run: list[str], passage: Passage) -> bool:
@@ -272,7 +284,7 @@ class _TitlePages:
         its handle ("Moonshot": the Kimi-Audio paper says "github.com/MoonshotAI/Kimi-Audio" only)."""
         key = (phrase, paper_id)
         if key not in self.known:
-            one_word = re.fullmatch(r"[A-Z][A-Za-z]{4,}", phrase) is not None
+            one_word = re.fullmatch(r"[A-Z][a-z]{4,}", phrase) is not None
             self.known[key] = self.catalog.names_any(phrase, [paper_id]) or (
                 one_word and self.catalog.names_any(phrase, [paper_id], prefix=True)
             )

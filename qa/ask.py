@@ -144,11 +144,13 @@ def ask(
         # A name the k passages lack may be in one ranked below them: a table's sentence ranks below prose
         # about the same paper, and a question about three models can fill its k with two. With the best such
         # passage for each missing name added, the answer is judged again.
-        extra = _naming(archive.catalog, query, chosen, ranked)
+        # They take the last places, so that an answer still comes from at most k passages.
+        extra = _naming(archive.catalog, query, chosen, ranked)[:k]
         if extra:
-            again = [*answer.judged, *(c.passage for c in extra)]
+            kept = [*chosen[: max(0, min(len(chosen), k - len(extra)))], *extra]
+            again = [c.passage for c in kept]
             if relevant(archive.catalog, query, again, settings.abstain_below, pool, not follow_up)[0]:
-                ok, chosen, answer.judged = True, [*chosen, *extra], again
+                ok, chosen, answer.judged = True, kept, again
     if not ok:
         answer.note = why
         return answer
@@ -207,7 +209,9 @@ def _naming(catalog, query: str, chosen: Sequence[Candidate], ranked: Sequence[C
     taken = {c.passage.chunk.id for c in chosen}
     quoted = {c.text for c in chosen}
     extra: list[Candidate] = []
-    for run in lacking:
+    for run in [list(r) for r in dict.fromkeys(tuple(r) for r in lacking)]:  # a follow-up may carry a name twice
+        if any(mentions(catalog, run, c.passage) for c in extra):
+            continue  # the passage added for another name mentions this one too
         for candidate in ranked:
             if candidate.passage.chunk.id in taken or not mentions(catalog, run, candidate.passage):
                 continue

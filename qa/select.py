@@ -71,6 +71,8 @@ def rank_sentences(
     if not found:
         return []
     exact = named.rest(query) if named is not None else query
+    if not exact.strip(" ?.!"):  # the question is its names and nothing else
+        exact = query
     signals = {
         "bm25": _bm25(query, [text for *_, text in found]),
         "exact": [sentence_score(exact, sentence) for _, _, sentence, _ in found],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from footnote.names import aliases, names
-from qa.abstain import focus
+from qa.abstain import _found, focus
 
 
 @pytest.mark.parametrize(
@@ -90,6 +92,10 @@ def test_a_name_in_parentheses_is_another_name_for_the_one_before_it():
         (("Moonshot",), ("Kimi-Audio",))
     ]
     assert aliases("How does the Muon report (Moonlight) scale?") == [(("Muon",), ("Moonlight",))]
+    # a decimal point is no full stop; the names are names() own runs
+    assert aliases("What does Qwen2.5-Omni (Thinker-Talker) use?") == [(("Qwen2.5-Omni",), ("Thinker-Talker",))]
+    assert aliases("How does Kimi k1.5 (Kimi) work?") == [(("Kimi", "k1.5"), ("Kimi",))]
+    assert aliases("How does Dr. GRPO (Dr-GRPO) work?") == [(("Dr", "GRPO"), ("Dr-GRPO",))]
     # not a name on its own, or nothing before it in the same clause
     assert aliases("What does Qwen2.5-Omni (the Thinker part) use?") == []
     assert aliases("How does GRPO work, per DeepSeekMath (Shao et al.)?") == []
@@ -100,4 +106,33 @@ def test_a_roman_numeral_joins_a_name_but_starts_none():
     """ "stage III SFT" is no name a paper spells ("Stage III supervised fine-tuning"); "Stage II" is one."""
     assert names("What data ratio does Janus-Pro's stage III SFT use?") == [["Janus-Pro"]]
     assert names("What does Janus-Pro Stage II train?") == [["Janus-Pro", "Stage", "II"]]
-    assert names("Is X better than I?") == []
+    assert names("How does Grok X Vision score in Part XI?") == [["Grok", "X", "Vision"], ["Part", "XI"]]
+
+
+class _Words:
+    """A catalog whose chunks are plain texts, matched word by word (as FTS5 phrases are, without stemming)."""
+
+    def __init__(self, chunks: dict[str, str]) -> None:
+        self.chunks = {cid: " ".join(re.findall(r"[^\W_]+", t.lower())) for cid, t in chunks.items()}
+
+    def has_phrase(self, phrase: str, chunk_ids) -> bool:
+        wanted = " ".join(re.findall(r"[^\W_]+", phrase.lower()))
+        return any(f" {wanted} " in f" {self.chunks[c]} " for c in chunk_ids)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "title_page", "found"),
+    [
+        ("Segment Anything", "analyse a segment of the log, and say anything", "", False),  # plain words apart
+        ("Segment Anything", "the segment anything model", "", True),  # together
+        ("DeepSeek Zero", "DeepSeek trains R1 Zero", "", True),  # a part that is a name itself
+        ("Moonshot Muon", "we train with Muon", "Moonshot AI", True),  # a part on the title page
+        ("Moonshot Muon", "Moonshot AI trains with Muon", "Moonshot AI", True),  # in both places
+        ("Moonshot Muon", "we train with Adam", "Moonshot AI: Muon", False),  # one part must be in the text
+        ("Hugging Face Math-Verify", "see github.com/huggingface/Math-Verify", "", True),  # written as one word
+        ("Part 1", "Part 2 goes on", "cites Part 1", False),  # a number never from a title page
+    ],
+)
+def test_a_name_in_parts(name, text, title_page, found):
+    title = _Words({"t": title_page})
+    assert _found(_Words({"c": text}), name.split(), ["c"], lambda phrase: title.has_phrase(phrase, ["t"])) is found

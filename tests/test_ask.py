@@ -105,6 +105,9 @@ def test_a_labs_name_may_begin_its_handle_on_the_title_page(archive):
     catalog = archive.catalog
     assert not catalog.names_any("Moonshot", ["2504.18425"])  # premise: not as a word of its own
     assert catalog.names_any("Moonshot", ["2504.18425"], prefix=True)
+    # a word that goes on in lower case is another word: Kimi k1.5's title says "Reinforcement"
+    assert catalog.names_any("Reinforcement", ["2501.12599"])
+    assert not catalog.names_any("Reinforce", ["2501.12599"], prefix=True)
     answer = ask(archive, "Why does the Moonshot audio model mix enhanced and original audio in pre-training?")
     assert not answer.abstained
     assert answer.statements[0].citations[0].paper_id == "2504.18425"
@@ -185,11 +188,12 @@ def test_a_name_the_k_passages_lack_is_looked_for_below_them(archive, paper_pdf,
     answer = ask(archive, question)
     assert not answer.abstained
     check_answer(answer, paper_pdf)
-    assert [p.chunk.id for p in answer.judged[:k]] == [p.chunk.id for p in first]
-    assert len(answer.judged) == k + 1 and answer.judged[k].chunk.paper_id == paper
-    assert mentions(archive.catalog, name.split(), answer.judged[k])
+    # it takes the last place: an answer still comes from k passages
+    assert [p.chunk.id for p in answer.judged[: k - 1]] == [p.chunk.id for p in first[: k - 1]]
+    assert len(answer.judged) == k and answer.judged[-1].chunk.paper_id == paper
+    assert mentions(archive.catalog, name.split(), answer.judged[-1])
     cited = [c.chunk_id for s in answer.statements for c in s.citations]
-    assert cited[-1] == answer.judged[k].chunk.id
+    assert len(answer.statements) <= k and cited[-1] == answer.judged[-1].chunk.id
 
 
 def test_closeness_is_judged_on_the_whole_pool(archive):
