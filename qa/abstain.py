@@ -200,9 +200,7 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage], togeth
     if not passages:
         return result
     runs = names(question)
-    # named[i]: the passages that mention name run i (or whose paper it names), or another name for it
-    titles = _TitlePages(catalog)
-    named = _either([[p for p in passages if _mentions(catalog, titles, run, p)] for run in runs], question, runs)
+    named = _named(catalog, TitlePages(catalog), question, runs, passages)
     result.missing_names = [" ".join(run) for run, found in zip(runs, named, strict=True) if not found]
     if together and len(runs) > 1 and not result.missing_names and not _side_by_side(question):
         papers = [{p.chunk.paper_id for p in found} for found in named]
@@ -225,12 +223,20 @@ def support(catalog: Catalog, question: str, passages: Sequence[Passage], togeth
     return result
 
 
-def unnamed(catalog: Catalog, question: str, passages: Sequence[Passage]) -> list[list[str]]:
+def unnamed(
+    catalog: Catalog, question: str, passages: Sequence[Passage], titles: TitlePages | None = None
+) -> list[list[str]]:
     """The question's names (runs of tokens) that none of the passages mentions (see ``support``)."""
-    titles = _TitlePages(catalog)
     runs = names(question)
-    named = _either([[p for p in passages if _mentions(catalog, titles, run, p)] for run in runs], question, runs)
+    named = _named(catalog, titles or TitlePages(catalog), question, runs, passages)
     return [run for run, found in zip(runs, named, strict=True) if not found]
+
+
+def _named(
+    catalog: Catalog, titles: TitlePages, question: str, runs: list[list[str]], passages: Sequence[Passage]
+) -> list[list[Passage]]:
+    """named[i]: the passages that mention name run i (or whose paper it names), or another name for it."""
+    return _either([[p for p in passages if _mentions(catalog, titles, run, p)] for run in runs], question, runs)
 
 
 def _either(named: list[list[Passage]], question: str, runs: list[list[str]]) -> list[list[Passage]]:
@@ -256,12 +262,13 @@ def _either(named: list[list[Passage]], question: str, runs: list[list[str]]) ->
     return [list(passages[root(i)].values()) for i in range(len(runs))]
 
 
-def mentions(catalog: Catalog, run: list[str], passage: Passage) -> bool:
-    """Whether the passage mentions the name, as ``support`` counts it."""
-    return _mentions(catalog, _TitlePages(catalog), run, passage)
+def mentions(catalog: Catalog, run: list[str], passage: Passage, titles: TitlePages | None = None) -> bool:
+    """Whether the passage mentions the name, as ``support`` counts it (``titles``: the title-page answers
+    already known, shared by the calls for one question)."""
+    return _mentions(catalog, titles or TitlePages(catalog), run, passage)
 
 
-def _mentions(catalog: Catalog, titles: _TitlePages, run: list[str], passage: Passage) -> bool:
+def _mentions(catalog: Catalog, titles: TitlePages, run: list[str], passage: Passage) -> bool:
     """Whether the passage mentions the name: in its text, or, when it does not spell it out, as the name of
     its paper ("Moonlight", "Understanding R1-Zero-Like Training": on its title page or in its abstract), or
     in parts, some in its text and the others there."""
@@ -271,9 +278,9 @@ def _mentions(catalog: Catalog, titles: _TitlePages, run: list[str], passage: Pa
     )
 
 
-class _TitlePages:
-    """Whether a paper's title page or abstract holds a phrase, each asked of the catalog once: the judged
-    passages often come from one paper, and each asks the same of it."""
+class TitlePages:
+    """Whether a paper's title page or abstract holds a phrase, each asked of the catalog once: the passages
+    judged for one question often come from one paper, and each asks the same of it."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog

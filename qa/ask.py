@@ -9,7 +9,7 @@ from footnote.names import names
 from footnote.types import Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
-from qa.abstain import mentions, support, unnamed
+from qa.abstain import TitlePages, mentions, support, unnamed
 from qa.select import Candidate, rank_sentences
 from summarize.llm_gen import format_passages
 from summarize.verify import Draft, Grounding, Verifier
@@ -147,7 +147,7 @@ def ask(
         # They take the last places, so that an answer still comes from at most k passages.
         extra = _naming(archive.catalog, query, chosen, ranked)[:k]
         if extra:
-            kept = [*chosen[: max(0, min(len(chosen), k - len(extra)))], *extra]
+            kept = [*chosen[: k - len(extra)], *extra]
             again = [c.passage for c in kept]
             if relevant(archive.catalog, query, again, settings.abstain_below, pool, not follow_up)[0]:
                 ok, chosen, answer.judged = True, kept, again
@@ -203,17 +203,18 @@ def _naming(catalog, query: str, chosen: Sequence[Candidate], ranked: Sequence[C
     """For each of the query's names that no chosen passage mentions, the best-ranked other candidate whose
     passage does, quoting the first of its sentences that spells the name out (its best one if none does).
     Nothing when the chosen passages mention none of the names."""
-    lacking = unnamed(catalog, query, [c.passage for c in chosen])
+    titles = TitlePages(catalog)  # the candidates come from a few papers: each title page is asked once
+    lacking = unnamed(catalog, query, [c.passage for c in chosen], titles)
     if len(lacking) == len(names(query)):
         return []  # none of its names: the passages are about something else, not short of one name
     taken = {c.passage.chunk.id for c in chosen}
     quoted = {c.text for c in chosen}
     extra: list[Candidate] = []
     for run in [list(r) for r in dict.fromkeys(tuple(r) for r in lacking)]:  # a follow-up may carry a name twice
-        if any(mentions(catalog, run, c.passage) for c in extra):
+        if any(mentions(catalog, run, c.passage, titles) for c in extra):
             continue  # the passage added for another name mentions this one too
         for candidate in ranked:
-            if candidate.passage.chunk.id in taken or not mentions(catalog, run, candidate.passage):
+            if candidate.passage.chunk.id in taken or not mentions(catalog, run, candidate.passage, titles):
                 continue
             texts = [t for t in (candidate.text, *candidate.others) if t not in quoted]
             if not texts:
