@@ -65,6 +65,7 @@ class Archive:
         self._store = store
         self._embedder_checked = False
         self._opened = False
+        self._prefetched: dict[str, np.ndarray] = {}
 
     @functools.cached_property
     def embedder(self) -> Embedder:
@@ -99,12 +100,16 @@ class Archive:
         s = self.settings.index
         return ChromaStore(self.home, s.collection, s.chroma_url, documents=s.chroma_documents)
 
-    def open_for_queries(self) -> None:
+    def open_for_queries(self, text: str | None = None) -> None:
         """Load the embedding model and open the vector store side by side. A fresh `footnote cite` spends most
         of its time here: compiling the model's graph (0.15-0.3 s) runs in native code that lets go of the GIL,
         importing chromadb (about 0.6 s) is Python. The model's own imports (and its export, the first time on
         a machine) stay on this thread, so no two threads import at once. A load that fails on the other
-        thread fails again, with its error, at the first embed."""
+        thread fails again, with its error, at the first embed.
+
+        With ``text`` (the query about to be searched), the model thread embeds it too, once loaded: the first
+        run of a compiled model is slower than the next ones (about 60 ms here), and the store takes longer to
+        open than the model to load, so that run costs nothing; `query_vector` hands the vector over."""
         if self._opened:
             return
         self._opened = True
@@ -113,12 +118,23 @@ class Archive:
         if prepare is None or "store" in self.__dict__:
             return
         prepare()
-        worker = threading.Thread(target=_quietly, args=(embedder.load,), name="footnote-model-load", daemon=True)
+
+        def load() -> None:
+            embedder.load()
+            if text is not None:
+                self._prefetched[text] = embedder.embed([text])[0]
+
+        worker = threading.Thread(target=_quietly, args=(load,), name="footnote-model-load", daemon=True)
         worker.start()
         try:
             self.store  # noqa: B018 (opening it is the point)
         finally:
             worker.join()
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The embedding of a query: the one `open_for_queries` made for it, if it did, else embedded now."""
+        vector = self._prefetched.pop(text, None)
+        return vector if vector is not None else self.embedder.embed([text])[0]
 
     @property
     def pdf_dir(self) -> Path:

@@ -48,8 +48,8 @@ class Retriever:
         if paper_ids is not None and not paper_ids:
             return []
         self.archive.check_embedder()  # before any model is loaded (or exported) for nothing
-        self.archive.open_for_queries()
-        vector = query.vector if query.vector is not None else self.archive.embedder.embed([query.text])[0]
+        self.archive.open_for_queries(query.text if query.vector is None else None)
+        vector = query.vector if query.vector is not None else self.archive.query_vector(query.text)
         lists = self._both(vector, query.text, paper_ids, query)
         named = route(self.archive.catalog, query.text, paper_ids) if query.route else None
         numbers = query_numbers(query.text)

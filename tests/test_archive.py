@@ -324,6 +324,20 @@ def test_a_query_opens_the_store_while_the_model_loads(small_home):
         archive.close()
 
 
+def test_the_model_thread_embeds_the_query_while_the_store_opens(small_home):
+    archive = Archive(make_settings(small_home))
+    try:
+        archive.open_for_queries("mixture of experts")
+        fresh = archive.embedder.embed(["mixture of experts"])[0]
+        handed = archive.query_vector("mixture of experts")
+        assert handed.shape == fresh.shape and float(handed @ fresh) > 0.9999
+        assert archive._prefetched == {}  # handed over once; the next query of it is embedded again
+        assert float(archive.query_vector("mixture of experts") @ fresh) > 0.9999
+        assert Retriever(archive).search(Query("mixture of experts", k=3))
+    finally:
+        archive.close()
+
+
 def test_a_model_that_fails_to_load_in_the_background_fails_at_the_first_embed(small_home):
     class Unloadable:
         name = "bundled:all-MiniLM-L6-v2#openvino"
@@ -342,7 +356,7 @@ def test_a_model_that_fails_to_load_in_the_background_fails_at_the_first_embed(s
     embedder = Unloadable()
     archive = Archive(make_settings(small_home), embedder=embedder)
     try:
-        archive.open_for_queries()  # the store opened; the load failed quietly on the other thread
+        archive.open_for_queries("mixture of experts")  # the store opened; the load failed quietly on the other thread
         assert embedder.loads == 1 and "store" in archive.__dict__
         with pytest.raises(RuntimeError, match="unreadable"):
             Retriever(archive).search(Query("mixture of experts", k=3))
