@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -26,6 +27,16 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+# Set by a command that only reads the archive (papers, ask, cite): main() then ends the process at once.
+_reads_only = False
+
+
+def reads_only() -> None:
+    """Mark this run as one that wrote nothing that needs the interpreter's teardown (see `main`)."""
+    global _reads_only
+    _reads_only = True
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -143,6 +154,7 @@ def ingest(ctx: Context, sources: tuple[str, ...], day: str | None, as_json: boo
 @handle_errors
 def papers(ctx: Context, as_json: bool) -> None:
     """List the papers in the archive."""
+    reads_only()
     records = ctx.archive.papers()
     if as_json:
         click.echo(json.dumps([r.to_json() for r in records], ensure_ascii=False))
@@ -265,6 +277,7 @@ def ask(
     as_json: bool,
 ) -> None:
     """Answer a question across the archive, every statement cited; or say it is not found."""
+    reads_only()
     from ingest.ids import parse_date
     from qa.session import ask_in_session
 
@@ -325,6 +338,7 @@ def chat(ctx: Context, session_name: str | None, generator: str | None) -> None:
 @handle_errors
 def cite(ctx: Context, claim: str, k: int | None, paper_ids: tuple[str, ...], as_json: bool) -> None:
     """Find the passages that state a claim or a number: paper, page, section and quote."""
+    reads_only()
     from qa.cite import cite as run_cite
 
     matches = run_cite(ctx.archive, claim, k=k or ctx.settings.qa.k, paper_ids=list(paper_ids) or None)
@@ -337,7 +351,29 @@ def cite(ctx: Context, claim: str, k: int | None, paper_ids: tuple[str, ...], as
 
 
 def main() -> None:
-    cli(prog_name="footnote")
+    try:
+        cli(prog_name="footnote")
+    except SystemExit as exc:  # click ends every run so, success included
+        if _reads_only and (exc.code is None or isinstance(exc.code, int)):
+            exit_now(exc.code or 0)
+        raise
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process without tearing the interpreter down. After `footnote cite` that teardown (freeing the
+    modules and objects of chromadb, OpenTelemetry, gRPC and OpenVINO) takes about 0.3 s, a sixth of the whole
+    run (bench/cite_latency.py). The exit handlers still run and stdout and stderr are flushed, so what a
+    normal exit does that anyone could see is done; only commands that write nothing but committed SQLite and
+    closed files (`reads_only`) end so. A session's turn is written (atomically) before this point."""
+    import atexit
+
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's; every exit handler, as at a normal exit
+    if run_handlers is not None:
+        run_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe (footnote cite ... | head)
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
