@@ -368,7 +368,6 @@ class BatchedEmbedder:
         self.model_file: Path | None = None  # the export, once found (_model_file)
         self.max_tokens = read_model_config(model_path)["max_tokens"]
         self._tokenizer = load_tokenizer(model_path, self.max_tokens)
-        self._counter = load_tokenizer(model_path, None)
         self._loaded = False
         self._lock = threading.Lock()  # one model run at a time (an OpenVINO infer request is not thread-safe)
 
@@ -419,7 +418,9 @@ class BatchedEmbedder:
         return out / np.maximum(norms, 1e-12)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return [len(ids) for ids in token_ids(self._counter, texts, special=False)]
+        # The untruncated tokenizer is loaded on the first count (ingest's chunking), not by every query process.
+        counter = load_tokenizer(self.model_path, None)
+        return [len(ids) for ids in token_ids(counter, texts, special=False)]
 
 
 class OnnxEmbedder(BatchedEmbedder):
