@@ -11,6 +11,7 @@ compiled blob instead of compiling again.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ class OpenVinoEmbedder(BatchedEmbedder):
         self.precision: str | None = None
 
     def _import_runtime(self) -> None:
-        import openvino  # noqa: F401
+        import_openvino()
 
     def _load(self) -> None:
         import openvino as ov
@@ -77,6 +78,36 @@ class OpenVinoEmbedder(BatchedEmbedder):
         for rows, feed in itertools.chain((first, second), jobs):
             self._queue.start_async({name: feed[name] for name in self._inputs}, rows)
         self._queue.wait_all()
+
+
+CONVERTER = "openvino.tools.ovc"
+
+
+def import_openvino() -> None:
+    """``import openvino`` without its model converter. The package's ``__init__`` imports ``convert_model`` from
+    openvino.tools.ovc inside ``try: ... except ImportError`` (the converter is optional), and that import, with
+    the converter's telemetry, is about a third of the package's import: 50-80 ms of a fresh `footnote cite`
+    (bench/cite_latency.py). footnote never converts with it (the export is torch.onnx's), so the converter is
+    kept out while the package initialises, then unblocked: ``from openvino.tools.ovc import convert_model``
+    still works afterwards. An OpenVINO whose ``__init__`` needs the converter is imported again, whole."""
+    if "openvino" in sys.modules:
+        return
+    blocked = CONVERTER not in sys.modules
+    if blocked:
+        sys.modules[CONVERTER] = None  # type: ignore[assignment]  # Python's way to make an import fail
+    try:
+        import openvino
+
+        return
+    except ImportError:
+        if not blocked:
+            raise
+    finally:
+        if blocked and sys.modules.get(CONVERTER, False) is None:
+            del sys.modules[CONVERTER]
+    for name in [n for n in sys.modules if n == "openvino" or n.startswith("openvino.")]:
+        del sys.modules[name]
+    import openvino  # noqa: F401
 
 
 def _has(compiled, name: str) -> bool:
