@@ -286,7 +286,14 @@ def ask(
             parse_date(day)
     llm = _llm_client(ctx, generator)
     answer = ask_in_session(
-        ctx.archive, question, session_name, k=k, paper_ids=list(paper_ids) or None, since=since, until=until, llm=llm
+        ctx.archive,
+        question,
+        session_name,
+        k=k,
+        paper_ids=ctx.archive.known_papers(paper_ids) if paper_ids else None,
+        since=since,
+        until=until,
+        llm=llm,
     )
     _print_answer(answer, as_json)
 
@@ -341,7 +348,8 @@ def cite(ctx: Context, claim: str, k: int | None, paper_ids: tuple[str, ...], as
     reads_only()
     from qa.cite import cite as run_cite
 
-    matches = run_cite(ctx.archive, claim, k=k or ctx.settings.qa.k, paper_ids=list(paper_ids) or None)
+    papers = ctx.archive.known_papers(paper_ids) if paper_ids else None
+    matches = run_cite(ctx.archive, claim, k=k or ctx.settings.qa.k, paper_ids=papers)
     if as_json:
         click.echo(json.dumps({"query": claim, "matches": [m.to_json() for m in matches]}, ensure_ascii=False))
         return

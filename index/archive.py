@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from footnote.errors import ArchiveLockedError, EmbeddingModelMismatchError
+from footnote.errors import ArchiveLockedError, EmbeddingModelMismatchError, NotIngestedError
 from footnote.settings import Settings
 from footnote.types import Chunk, Paper
 from index.catalog import Catalog, PaperRecord
@@ -236,6 +236,22 @@ class Archive:
     def paper(self, paper_id: str) -> PaperRecord | None:
         record = self.catalog.paper(paper_id)
         return record if record and record.status == "complete" else None
+
+    def known_papers(self, paper_ids: Sequence[str]) -> list[str]:
+        """The archive's ids of papers a user named (``--paper``): an arXiv id with a version (2501.12948v2) or
+        surrounding spaces names the paper; an id the archive does not hold completely is refused, naming it, so
+        that a typo is not answered with "nothing found"."""
+        from ingest.ids import is_arxiv_id, parse_arxiv_id
+
+        out = []
+        for given in paper_ids:
+            paper_id = parse_arxiv_id(given)[0] if is_arxiv_id(given) else given.strip()
+            if self.paper(paper_id) is None:
+                raise NotIngestedError(
+                    f"--paper {given!r}: not in the archive at {self.home} (footnote papers lists what is)"
+                )
+            out.append(paper_id)
+        return list(dict.fromkeys(out))
 
     def page_text(self, paper_id: str, page: int) -> str | None:
         return self.catalog.page_text(paper_id, page)

@@ -101,3 +101,22 @@ def test_cli_cite_json(corpus_home):
     first = doc["matches"][0]
     assert set(first) >= {"paper_id", "title", "page", "section", "quote", "score"}
     assert first["paper_id"] == "2502.13189" and first["title"].upper().startswith("MOBA")
+
+
+def test_cli_paper_filter_takes_a_versioned_id_and_refuses_one_not_in_the_archive(corpus_home):
+    from click.testing import CliRunner
+
+    from footnote.cli import cli
+
+    def run(command: str, *args: str):
+        return CliRunner().invoke(cli, ["--home", str(corpus_home), command, *args], prog_name="footnote")
+
+    found = run("cite", "6.5×", "--paper", "2502.13189v2", "-k", "1", "--json")
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.output)["matches"][0]["paper_id"] == "2502.13189"
+    for command in ("cite", "ask"):
+        typo = run(command, "6.5×", "--paper", "2502.1318")
+        assert typo.exit_code == 1
+        assert typo.output.strip().splitlines() == [
+            f"error: --paper '2502.1318': not in the archive at {corpus_home} (footnote papers lists what is)"
+        ]
