@@ -29,12 +29,12 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
-# Set by a command that only reads the archive (papers, ask, cite): main() then ends the process at once.
+# Set by a command that only reads the archive (papers, ask, cite): entry() then ends the process at once.
 _reads_only = False
 
 
 def reads_only() -> None:
-    """Mark this run as one that wrote nothing that needs the interpreter's teardown (see `main`)."""
+    """Mark this run as one that wrote nothing that needs the interpreter's teardown (see `entry`)."""
     global _reads_only
     _reads_only = True
 
@@ -359,8 +359,17 @@ def cite(ctx: Context, claim: str, k: int | None, paper_ids: tuple[str, ...], as
 
 
 def main() -> None:
+    """The CLI, ending as click ends it (SystemExit): for calling footnote from Python."""
+    cli(prog_name="footnote")
+
+
+def entry() -> None:
+    """The `footnote` command (and ``python -m footnote.cli``): `main`, but a run that only read the archive
+    (`reads_only`) ends the process at once (`exit_now`)."""
+    global _reads_only
+    _reads_only = False
     try:
-        cli(prog_name="footnote")
+        main()
     except SystemExit as exc:  # click ends every run so, success included
         if _reads_only and (exc.code is None or isinstance(exc.code, int)):
             exit_now(exc.code or 0)
@@ -370,14 +379,17 @@ def main() -> None:
 def exit_now(code: int) -> NoReturn:
     """End the process without tearing the interpreter down. After `footnote cite` that teardown (freeing the
     modules and objects of chromadb, OpenTelemetry, gRPC and OpenVINO) takes about 0.3 s, a sixth of the whole
-    run (bench/cite_latency.py). The exit handlers still run and stdout and stderr are flushed, so what a
-    normal exit does that anyone could see is done; only commands that write nothing but committed SQLite and
-    closed files (`reads_only`) end so. A session's turn is written (atomically) before this point."""
+    run (bench/cite_latency.py). What a normal exit does first is still done, in its order: other threads are
+    waited for (and thread pools shut down), the exit handlers run, stdout and stderr are flushed. Only the
+    freeing is skipped, so only commands that write nothing but committed SQLite and closed files
+    (`reads_only`) end so; a session's turn is written (atomically) before this point."""
     import atexit
+    import threading
 
-    run_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's; every exit handler, as at a normal exit
-    if run_handlers is not None:
-        run_handlers()
+    # CPython's own steps of a normal exit, private but there since Python 3.0; skipped where missing.
+    for step in (getattr(threading, "_shutdown", None), getattr(atexit, "_run_exitfuncs", None)):
+        if step is not None:
+            step()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed pipe (footnote cite ... | head)
             stream.flush()
@@ -385,4 +397,4 @@ def exit_now(code: int) -> NoReturn:
 
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -68,25 +70,34 @@ def _marked(method: Any = None, **_: Any) -> Any:
     return method
 
 
+_PATCH_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _unchecked_overrides() -> Iterator[None]:
-    """Chroma marks about 160 methods with the `overrides` package's ``@override``, which checks each one's
-    signature against its base class's as the class is built (disassembling the caller's frame to find the
-    bases). That check is a test of Chroma's own code, and it is a quarter of the time a fresh process spends
-    importing chromadb (about 0.3 of 1.2 s here; bench/cite_latency.py). While a store opens, ``@override``
-    only marks the method, which is all that `overrides.EnforceOverrides` looks for; afterwards the real
-    decorator is back for everyone else."""
+    """Chroma marks 162 methods (those a local client loads) with the `overrides` package's ``@override``, which
+    checks each one's signature against its base class's as the class is built (disassembling the caller's frame
+    to find the bases). That check is a test of Chroma's own code, and it is a quarter of the time a fresh
+    process spends importing chromadb (about 0.3 of 1.2 s here; bench/cite_latency.py). While the first store of
+    a process opens (importing chromadb and making its first client), ``@override`` only marks the method, which
+    is all that `overrides.EnforceOverrides` looks for; afterwards the real decorator is back for everyone else.
+    (The real one also copies a base method's docstring onto an override without one; Chroma's classes loaded
+    meanwhile go without.) The lock keeps two first stores on two threads from restoring each other's saves."""
     try:
         import overrides
     except ImportError:  # a Chroma that no longer uses it
         yield
         return
-    saved = overrides.override, overrides.overrides
-    overrides.override = overrides.overrides = _marked
-    try:
-        yield
-    finally:
-        overrides.override, overrides.overrides = saved
+    with _PATCH_LOCK:
+        if "chromadb" in sys.modules:  # imported already: nothing left to gain
+            yield
+            return
+        saved = overrides.override, overrides.overrides
+        overrides.override = overrides.overrides = _marked
+        try:
+            yield
+        finally:
+            overrides.override, overrides.overrides = saved
 
 
 class ChromaStore:

@@ -328,6 +328,7 @@ def test_the_model_thread_embeds_the_query_while_the_store_opens(small_home):
     archive = Archive(make_settings(small_home))
     try:
         archive.open_for_queries("mixture of experts")
+        assert set(archive._prefetched) == {"mixture of experts"}  # embedded on the model thread
         fresh = archive.embedder.embed(["mixture of experts"])[0]
         handed = archive.query_vector("mixture of experts")
         assert handed.shape == fresh.shape and float(handed @ fresh) > 0.9999

@@ -1,51 +1,101 @@
-"""index.store: what ChromaStore does around Chroma itself (the store's queries are tested in test_retrieve)."""
+"""index.store: what ChromaStore does around Chroma itself (the store's queries are tested in test_retrieve).
+
+Each test runs in a fresh interpreter: the `overrides` decorator is only swapped while chromadb is first
+imported, and the test process has imported it long before."""
 
 from __future__ import annotations
 
-import overrides
-import pytest
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
-from footnote.errors import ArchiveError
-from index.store import ChromaStore, _unchecked_overrides
-
-
-class Base:
-    def run(self, text: str) -> str:
-        return text
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_override_only_marks_while_a_store_opens():
-    with _unchecked_overrides():
+def _fresh(code: str, *args: str) -> list:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
-        class Loose(Base):
-            @overrides.override
-            def run(self, text: str, extra: int) -> str:  # not the base's signature: unchecked here
-                return text
 
-        class Called(Base):
-            @overrides.override(check_signature=True)
+def test_override_only_marks_while_the_first_store_opens():
+    found = _fresh(
+        """
+        import json, overrides
+        from index.store import _unchecked_overrides
+
+        class Base:
             def run(self, text: str) -> str:
                 return text
 
-    assert Loose.run.__override__ and Called.run.__override__
-    with pytest.raises(TypeError):  # the real check is back afterwards
+        with _unchecked_overrides():
+            class Loose(Base):
+                @overrides.override
+                def run(self, text: str, extra: int) -> str:  # not the base's signature: unchecked here
+                    return text
 
-        class Checked(Base):
-            @overrides.override
-            def run(self, text: str, extra: int) -> str:
-                return text
+            class Called(Base):
+                @overrides.override(check_signature=True)
+                def run(self, text: str) -> str:
+                    return text
+        try:
+            class Checked(Base):
+                @overrides.override
+                def run(self, text: str, extra: int) -> str:
+                    return text
+            checked = False
+        except TypeError:
+            checked = True  # the real check is back afterwards
+        print(json.dumps([Loose.run.__override__, Called.run.__override__, checked]))
+        """
+    )
+    assert found == [True, True, True]
 
 
-def test_override_is_restored_when_a_store_fails_to_open(tmp_path):
-    real = overrides.override, overrides.overrides
+def test_chromadb_imports_under_the_marking_decorator_and_the_real_one_comes_back(tmp_path):
+    found = _fresh(
+        """
+        import json, sys, overrides
+        from pathlib import Path
+        import index.store
+        real = overrides.override, overrides.overrides
+        store = index.store.ChromaStore(Path(sys.argv[1]))
+        import chromadb.api.async_client as chroma_module  # one of Chroma's modules that imports override by name
+        print(json.dumps([
+            chroma_module.override is index.store._marked,
+            (overrides.override, overrides.overrides) == real,
+            store.count(),
+        ]))
+        """,
+        str(tmp_path),
+    )
+    assert found == [True, True, 0]
+
+
+def test_override_is_restored_when_the_store_fails_to_open(tmp_path):
     (tmp_path / "chroma").write_text("not a folder")
-    with pytest.raises(ArchiveError, match="Chroma at"):
-        ChromaStore(tmp_path)
-    assert (overrides.override, overrides.overrides) == real
-
-
-def test_a_store_opens_and_counts_under_the_unchecked_decorator(tmp_path):
-    real = overrides.override
-    store = ChromaStore(tmp_path)
-    assert store.count() == 0
-    assert overrides.override is real
+    found = _fresh(
+        """
+        import json, sys, overrides
+        from pathlib import Path
+        from footnote.errors import ArchiveError
+        from index.store import ChromaStore
+        real = overrides.override, overrides.overrides
+        try:
+            ChromaStore(Path(sys.argv[1]))
+            message = ""
+        except ArchiveError as exc:
+            message = str(exc)
+        print(json.dumps([message.startswith("Chroma at"), (overrides.override, overrides.overrides) == real]))
+        """,
+        str(tmp_path),
+    )
+    assert found == [True, True]
