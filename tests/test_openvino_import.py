@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _python(code: str, *path: Path) -> list:
-    env_path = ":".join(str(p) for p in (*path, ROOT))
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+from tests.fresh import fresh_json
 
 
 def test_openvino_imports_without_its_converter_which_still_imports_afterwards():
-    found = _python(
+    found = fresh_json(
         """
         import json, sys
         from index.embed_openvino import import_openvino
@@ -45,7 +26,7 @@ def test_an_openvino_that_needs_its_converter_is_imported_whole(tmp_path):
     (package / "__init__.py").write_text("from openvino.tools.ovc import convert_model\nCore = object\n")
     (package / "tools" / "__init__.py").write_text("")
     (package / "tools" / "ovc" / "__init__.py").write_text("def convert_model():\n    return 'converted'\n")
-    found = _python(
+    found = fresh_json(
         """
         import json, sys
         from index.embed_openvino import import_openvino
@@ -53,6 +34,6 @@ def test_an_openvino_that_needs_its_converter_is_imported_whole(tmp_path):
         import openvino
         print(json.dumps([openvino.__file__, openvino.convert_model(), "openvino.tools.ovc" in sys.modules]))
         """,
-        tmp_path,
+        path=(tmp_path,),
     )
     assert found == [str(package / "__init__.py"), "converted", True]

@@ -5,29 +5,11 @@ imported, and the test process has imported it long before."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _fresh(code: str, *args: str) -> list:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+from tests.fresh import fresh_json
 
 
 def test_override_only_marks_while_the_first_store_opens():
-    found = _fresh(
+    found = fresh_json(
         """
         import json, overrides
         from index.store import _unchecked_overrides
@@ -61,7 +43,7 @@ def test_override_only_marks_while_the_first_store_opens():
 
 
 def test_chromadb_imports_under_the_marking_decorator_and_the_real_one_comes_back(tmp_path):
-    found = _fresh(
+    found = fresh_json(
         """
         import json, sys, overrides
         from pathlib import Path
@@ -82,7 +64,7 @@ def test_chromadb_imports_under_the_marking_decorator_and_the_real_one_comes_bac
 
 def test_override_is_restored_when_the_store_fails_to_open(tmp_path):
     (tmp_path / "chroma").write_text("not a folder")
-    found = _fresh(
+    found = fresh_json(
         """
         import json, sys, overrides
         from pathlib import Path
