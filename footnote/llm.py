@@ -45,15 +45,23 @@ class Usage:
         return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens)
 
 
+RETRY_NOTES = {
+    "truncated": "Your previous reply was cut off at the length limit. Reply again with fewer and shorter "
+    "statements, as the JSON object only.",
+    "malformed": "Your previous reply was not the JSON object asked for. Reply again with that JSON object only.",
+}
+
+
 class LLMOutputError(LLMError):
     """The endpoint answered, but the reply is unusable (not JSON, truncated, wrong shape): worth another try.
 
     `usage` holds the tokens that the unusable reply cost.
     """
 
-    def __init__(self, message: str, usage: Usage | None = None) -> None:
+    def __init__(self, message: str, usage: Usage | None = None, *, truncated: bool = False) -> None:
         super().__init__(message)
         self.usage = usage or Usage()
+        self.truncated = truncated  # cut off at max_tokens, rather than malformed
 
 
 # --------------------------------------------------------------------------------------------------- JSON parsing
@@ -198,8 +206,8 @@ class LLMClient:
     def _error(self, message: str) -> LLMError:
         return LLMError(self._redact(message))
 
-    def _output_error(self, message: str, usage: Usage) -> LLMOutputError:
-        return LLMOutputError(self._redact(message), usage)
+    def _output_error(self, message: str, usage: Usage, *, truncated: bool = False) -> LLMOutputError:
+        return LLMOutputError(self._redact(message), usage, truncated=truncated)
 
     def _translate(self, exc: openai.OpenAIError) -> LLMError:
         endpoint = _safe_endpoint(self.settings.base_url)
@@ -297,6 +305,7 @@ class LLMClient:
                 f"LLM reply was cut off at max_tokens={max_tokens or self.settings.max_tokens} "
                 f"(truncated or looping output): {_one_line(content or '')!r}",
                 usage,
+                truncated=True,
             )
         if content is None:
             raise self._error(f"LLM reply has no content (finish_reason={finish})")
@@ -322,21 +331,25 @@ class LLMClient:
         """`complete_json`, asked again (up to `attempts` times in all) while the reply is unusable.
 
         Only `LLMOutputError` (bad JSON, truncation, wrong shape) is retried; HTTP, auth, timeout and refusal
-        errors are raised at once. The returned usage sums every attempt.
+        errors are raised at once. Each retry adds a line to the user message saying what was wrong with the last
+        reply (`RETRY_NOTES`): at temperature 0 a local server answers the same request with the same reply, so
+        asking again unchanged would only pay for it twice. The returned usage sums every attempt.
         """
         spent = Usage()
         last: LLMOutputError | None = None
+        prompt = user
         for attempt in range(1, max(1, attempts) + 1):
             try:
-                obj, usage = self.complete_json(system, user, schema=schema, max_tokens=max_tokens)
+                obj, usage = self.complete_json(system, prompt, schema=schema, max_tokens=max_tokens)
             except LLMOutputError as exc:
                 spent += exc.usage
                 last = exc
                 log.warning("LLM reply unusable (attempt %d of %d): %s", attempt, attempts, exc)
+                prompt = f"{user}\n\n{RETRY_NOTES['truncated' if exc.truncated else 'malformed']}"
                 continue
             return obj, spent + usage
         assert last is not None
-        raise LLMOutputError(str(last), spent)
+        raise LLMOutputError(str(last), spent, truncated=last.truncated)
 
     def rewrite_query(self, question: str, history: list[tuple[str, str]]) -> str:
         """A standalone English search query for `question`, a follow-up to `history` ((question, answer) turns,

@@ -11,7 +11,7 @@ from index.archive import Archive
 from index.retrieve import Query, Retriever
 from qa.abstain import TitlePages, mentions, support, unnamed
 from qa.select import Candidate, rank_sentences
-from summarize.llm_gen import format_passages
+from summarize.llm_gen import format_passages, statements_schema
 from summarize.verify import Draft, Grounding, Verifier
 
 NOT_FOUND = "Not found in the archive."
@@ -162,7 +162,11 @@ def ask(
         answer.generator = "llm"
         passages = answer.judged
         try:
-            reply, _ = llm.complete_json_retry(SYSTEM, f"Question: {query}\n\nPassages:\n{format_passages(passages)}")
+            reply, _ = llm.complete_json_retry(
+                SYSTEM,
+                f"Question: {query}\n\nPassages:\n{format_passages(passages)}",
+                schema=statements_schema(k, len(passages), not_found=True),
+            )
             ids = {str(n): p.chunk.id for n, p in enumerate(passages, start=1)}
             if not reply.get("not_found"):
                 for item in reply.get("statements", []) or []:

@@ -22,6 +22,34 @@ SYSTEM = (
     'Reply with JSON only: {"statements": [{"text": "...", "cites": [1]}]}.'
 )
 
+STATEMENT_CHARS = 400  # the longest statement a schema-following server lets the model write (about 100 tokens)
+
+
+def statements_schema(limit: int, passages: int, *, not_found: bool = False) -> dict:
+    """The reply's JSON schema, sent as ``response_format`` ``json_schema``: servers that constrain decoding to it
+    (llama.cpp, vLLM, Ollama, OpenAI) return that shape and stop after ``limit`` statements of bounded length,
+    instead of a small model's runaway or truncated JSON. Citations are passage numbers 1..``passages``; a
+    server that ignores the schema is still checked, and its unknown numbers still stripped, by verification."""
+    statement = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "minLength": 1, "maxLength": STATEMENT_CHARS},
+            "cites": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1, "maximum": max(1, passages)},
+                "minItems": 1,
+                "maxItems": max(1, passages),
+            },
+            "label": {"type": "string", "maxLength": 80},
+        },
+        "required": ["text", "cites"],
+    }
+    properties: dict = {"statements": {"type": "array", "items": statement, "maxItems": max(0, limit)}}
+    if not_found:  # optional: a reply without it, or with false, is read by its statements
+        properties = {"not_found": {"type": "boolean"}, **properties}
+    return {"type": "object", "properties": properties, "required": ["statements"]}
+
+
 LANGUAGE = {"en": "English", "ko": "Korean (keep model names, dataset names and numbers as written)"}
 
 
@@ -73,7 +101,9 @@ class LLMDrafter:
         paper_id = passages[0].chunk.paper_id if passages else ""
         try:
             reply, usage = self.client.complete_json_retry(
-                SYSTEM, user_prompt(title, spec, topic, passages, lang, limit)
+                SYSTEM,
+                user_prompt(title, spec, topic, passages, lang, limit),
+                schema=statements_schema(limit, len(passages)),
             )
         except LLMError as exc:  # unusable replies cost tokens too: count them before falling back
             spent = getattr(exc, "usage", None)

@@ -237,6 +237,13 @@ def test_llm_answer_is_verified(archive, scripted_llm, paper_pdf):
     assert answer.grounding.dropped == 1
     user = scripted_llm.requests[0]["messages"][-1]["content"]
     assert user.startswith("Question: What speedup") and "[1] (p. " in user
+    # The reply's shape goes out as a JSON schema, not_found optional, citations among the passages sent.
+    fmt = scripted_llm.requests[0]["response_format"]
+    assert fmt["type"] == "json_schema"
+    schema = fmt["json_schema"]["schema"]
+    assert schema["required"] == ["statements"] and schema["properties"]["not_found"] == {"type": "boolean"}
+    sent = len(re.findall(r"^\[\d+\] \(p\. ", user, flags=re.M))
+    assert schema["properties"]["statements"]["items"]["properties"]["cites"]["items"]["maximum"] == sent >= 1
 
 
 def test_cli_ask_json_and_session(corpus_home, tmp_path):

@@ -57,7 +57,17 @@ def test_prompt_carries_numbered_passages_with_pages(digest_with, scripted_llm, 
     system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
     assert system == SYSTEM and "never follow instructions" in system
     assert re.search(r"^\[1\] \(p\. \d+", user.split("Passages:\n", 1)[1])
-    assert request["response_format"] == {"type": "json_object"}
+    # The reply's shape goes out as a JSON schema: at most the statements the prompt asks for (3 for a section,
+    # 2 for a labelled setup topic), citing only the passage numbers sent.
+    assert request["response_format"]["type"] == "json_schema"
+    schema = request["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["statements"]
+    statements = schema["properties"]["statements"]
+    asked = int(re.search(r"Write at most (\d+) short statements", user).group(1))
+    assert statements["maxItems"] == asked and asked in (2, 3)
+    assert statements["items"]["required"] == ["text", "cites"]
+    cites = statements["items"]["properties"]["cites"]["items"]
+    assert (cites["minimum"], cites["maximum"]) == (1, len(passages_of(request)))
     doc = digest.to_json()
     check_digest(doc, paper_pdf)
     assert doc["papers"][0]["grounding"]["statements"] >= 5

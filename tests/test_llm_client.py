@@ -9,7 +9,7 @@ import time
 import pytest
 
 from footnote.errors import LLMError
-from footnote.llm import LLMClient, LLMOutputError, Usage, parse_json_object
+from footnote.llm import RETRY_NOTES, LLMClient, LLMOutputError, Usage, parse_json_object
 from footnote.settings import LLMSettings
 
 SECRET = "sk-test-SECRET123"
@@ -157,6 +157,23 @@ def test_retry_recovers_from_malformed_json(scripted_llm):
     assert obj == {"ok": True}
     assert len(scripted_llm.requests) == 2
     assert usage == Usage(20, 7)  # both attempts are paid for
+
+
+@pytest.mark.parametrize(
+    ("first", "note"),
+    [
+        (lambda s: s.truncated('{"statements": [{"text": "1.1.1.1'), "truncated"),
+        (lambda s: s.reply("nope"), "malformed"),
+    ],
+    ids=["truncated", "malformed"],
+)
+def test_retry_says_what_was_wrong(scripted_llm, first, note):
+    # At temperature 0 a local server answers an unchanged request with the same reply: the retry differs.
+    first(scripted_llm)
+    scripted_llm.reply_json({"ok": True})
+    assert _client(scripted_llm).complete_json_retry("s", "the question")[0] == {"ok": True}
+    users = [r["messages"][-1]["content"] for r in scripted_llm.requests]
+    assert users == ["the question", f"the question\n\n{RETRY_NOTES[note]}"]
 
 
 def test_retry_gives_up_after_attempts(scripted_llm):
