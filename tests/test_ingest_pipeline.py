@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 
-from footnote.settings import Settings
+from footnote.settings import IngestSettings, Settings
 from index.archive import Archive
 from ingest.pipeline import ingest
+from tests import pdfs
 
 PAPERS = ["2505.00212", "2504.21801", "2501.12948", "2502.13189", "2501.17811"]
 
@@ -34,12 +35,21 @@ class FailingOnce:
         return self.real.embed(texts)
 
 
-def test_a_failed_embedding_fails_its_papers_only_and_the_rest_is_stored_in_order(tmp_path, paper_pdf):
-    settings = Settings(home=tmp_path / "home")
+def test_a_failed_embedding_fails_its_papers_only_and_the_rest_is_stored_in_order(tmp_path):
+    # Four-page cuts of the real papers, two parsed ahead: the same pipeline, a fifth of the embedding, and still
+    # several calls (here [1], [2, 3] failing, [4], [5]).
+    (tmp_path / "cuts").mkdir()
+    cuts = {p: pdfs.page_subset(pdfs.PAPERS / f"{p}.pdf", tmp_path / "cuts", [1, 2, 3, 4]) for p in PAPERS}
+
+    def paper_pdf(paper_id: str):
+        return cuts[paper_id]
+
+    settings = Settings(home=tmp_path / "home", ingest=IngestSettings(parse_ahead=2))
     embedder = FailingOnce(Archive(settings).embedder)
     archive = Archive(settings, embedder=embedder)
     report = ingest([str(paper_pdf(p)) for p in PAPERS], archive)
 
+    assert len(embedder.calls) >= 3  # groups of at most two: papers were embedded after the failed call
     failed = {f["source"].rsplit("/", 1)[-1].removesuffix(".pdf"): f["error"] for f in report.failed}
     assert failed and set(failed) | set(report.ingested) == set(PAPERS) and not set(failed) & set(report.ingested)
     assert all("unexpected RuntimeError: std::bad_alloc" in e for e in failed.values())
