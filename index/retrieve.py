@@ -7,7 +7,9 @@ typed into cite is matched exactly, names included).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,21 @@ SELECTIVE_PAPERS = 32
 # of both when only one name is specific enough to route (bench/qa_eval.py: same recall as 1.0, fewer answers to
 # unanswerable questions).
 NAMED_WEIGHT = 0.5
+DENSE_THREADS = 4  # dense queries in flight at once across the process's searches
+
+_dense_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _dense_threads() -> ThreadPoolExecutor:
+    """The threads the dense side of a search runs on while the caller's thread runs the lexical side: Chroma's
+    query and SQLite's FTS5 both release the GIL, so the two overlap (a search takes about the longer of the two,
+    not their sum; with FOOTNOTE_CHROMA_URL the dense side is a request to the server)."""
+    global _dense_pool
+    with _pool_lock:
+        if _dense_pool is None:
+            _dense_pool = ThreadPoolExecutor(max_workers=DENSE_THREADS, thread_name_prefix="footnote-dense")
+        return _dense_pool
 
 
 @dataclass(frozen=True)
@@ -73,7 +90,8 @@ class Retriever:
         without their names, and neighbouring words as phrases, ``pairs``)."""
         # A few papers: their chunk ids from the catalog let the store search them exactly, fetched by id.
         few = paper_ids is not None and len(paper_ids) <= SELECTIVE_PAPERS
-        dense = self.archive.store.query(
+        dense = _dense_threads().submit(
+            self.archive.store.query,
             vector,
             self.settings.dense_k,
             paper_ids=paper_ids,
@@ -81,15 +99,19 @@ class Retriever:
             include_kinds=query.include_kinds,
             chunk_ids=self.archive.catalog.chunk_ids(paper_ids) if few else None,
         )
-        lexical = self.archive.catalog.lexical_search(
-            text,
-            self.settings.lexical_k,
-            paper_ids=paper_ids,
-            exclude_kinds=query.exclude_kinds,
-            include_kinds=query.include_kinds,
-            pairs=pairs,
-        )
-        return [dense, lexical]
+        try:
+            lexical = self.archive.catalog.lexical_search(
+                text,
+                self.settings.lexical_k,
+                paper_ids=paper_ids,
+                exclude_kinds=query.exclude_kinds,
+                include_kinds=query.include_kinds,
+                pairs=pairs,
+            )
+        except BaseException:
+            wait([dense])  # no query left running behind the lexical side's error, which is the one raised
+            raise
+        return [dense.result(), lexical]
 
     def _paper_filter(self, query: Query) -> list[str] | None:
         if query.paper_ids is None and not query.since and not query.until:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 
@@ -101,6 +103,49 @@ def test_odd_queries_do_not_break_search(retriever, question):
     passages = retriever.search(Query(question, k=3))
     assert len(passages) <= 3
     assert all(not p.chunk.is_reference for p in passages)
+
+
+def test_dense_and_lexical_sides_run_at_once(archive, retriever, monkeypatch):
+    # The dense query waits for the lexical one to start: run one after the other, it would wait in vain.
+    lexical_started = threading.Event()
+    dense_threads = []
+    real_query, real_lexical = archive.store.query, archive.catalog.lexical_search
+
+    def query(*args, **kwargs):
+        dense_threads.append(threading.current_thread().name)
+        assert lexical_started.wait(10), "the lexical side did not start while the dense side ran"
+        return real_query(*args, **kwargs)
+
+    def lexical_search(*args, **kwargs):
+        lexical_started.set()
+        return real_lexical(*args, **kwargs)
+
+    monkeypatch.setattr(archive.store, "query", query)
+    monkeypatch.setattr(archive.catalog, "lexical_search", lexical_search)
+    passages = retriever.search(Query("What Pass@1 does DeepSeek-R1 reach on AIME 2024?", k=5))
+    assert passages and passages[0].dense is not None and passages[0].lexical is not None
+    assert dense_threads and all(name.startswith("footnote-dense") for name in dense_threads)
+
+
+def test_a_failing_lexical_side_is_raised_after_the_dense_side_ends(archive, retriever, monkeypatch):
+    dense_done = threading.Event()
+    real_query = archive.store.query
+
+    def query(*args, **kwargs):
+        time.sleep(0.2)
+        try:
+            return real_query(*args, **kwargs)
+        finally:
+            dense_done.set()
+
+    def lexical_search(*args, **kwargs):
+        raise RuntimeError("FTS5 is gone")
+
+    monkeypatch.setattr(archive.store, "query", query)
+    monkeypatch.setattr(archive.catalog, "lexical_search", lexical_search)
+    with pytest.raises(RuntimeError, match="FTS5 is gone"):
+        retriever.search(Query("reward model", k=5))
+    assert dense_done.is_set()  # no query left running behind the error
 
 
 def test_empty_archive_finds_nothing(tmp_path):
