@@ -14,7 +14,10 @@
 3. Queries. The first --queries questions of bench/questions.json (`ask` texts, then `cite_query`s), embedded
    once before timing. Each timed call is ``index.retrieve.Retriever.search(Query(text, k=5, vector=...))``:
    dense (Chroma) + lexical (FTS5 BM25) + fusion and the catalog reads, with the embedding precomputed, in
-   this process, after warm-up calls. ``dense`` and ``lexical`` time the two sides alone on the same queries;
+   this process, after warm-up calls: ``search`` is each query's first search, ``again`` the same searches
+   repeated after all of them (each query's FTS5 pages and HNSW nodes then in SQLite's and Chroma's caches).
+   Since the retriever runs the two sides at once, ``search`` is about the longer of them plus fusion.
+   ``dense`` and ``lexical`` time the two sides alone on the same queries;
    ``paper`` is the same search restricted to one paper (``--paper`` / digests); ``ask`` is ask's retrieval: its
    pool of QASettings.pool (30) passages, with the papers the question names searched too (index.route), and
    ``route`` the naming step alone. The copies repeat their paper's names, so past about four copies a name is
@@ -249,6 +252,10 @@ def measure(
         ask_pool = Query(text, k=archive.settings.qa.pool, route=True, vector=vector)
         t.add("ask", timed(lambda: retriever.search(ask_pool)))  # noqa: B023
         t.add("route", timed(lambda: route(archive.catalog, text)))  # noqa: B023
+    # The same searches once more: each query's FTS5 pages and HNSW nodes are now in SQLite's and Chroma's caches
+    # (the first pass read them from the OS page cache or the disk), as for a user asking about the same topic.
+    for text, vector in zip(queries, vectors, strict=True):
+        t.add("again", timed(lambda: retriever.search(Query(text, k=5, vector=vector))))  # noqa: B023
     return t, hits, answerable
 
 
@@ -385,9 +392,10 @@ def render(figures: dict, n_queries: int) -> str:
         f"Retrieval latency against archive size ({figures['machine']}, {n_queries} queries per size, k=5, "
         f"query embedding precomputed; Chroma documents {'on' if figures['documents_in_chroma'] else 'off'})",
         "",
-        "| chunks | papers | search p50 / p95 | dense p50 / p95 | lexical p50 / p95 | one paper p50 / p95 "
-        "| ask's pool p50 / p95 | route p50 / p95 | hit@5 | build (step, total) | disk: catalog + chroma | peak RSS |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| chunks | papers | search p50 / p95 | again p50 / p95 | dense p50 / p95 | lexical p50 / p95 "
+        "| one paper p50 / p95 | ask's pool p50 / p95 | route p50 / p95 | hit@5 | build (step, total) "
+        "| disk: catalog + chroma | peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in figures["sizes"]:
         lat = row["latency_ms"]
@@ -396,8 +404,8 @@ def render(figures: dict, n_queries: int) -> str:
             return f"{lat[name]['p50']:.1f} / {lat[name]['p95']:.1f} ms"
 
         lines.append(
-            f"| {row['chunks']:,} | {row['papers']:,} | **{cell('search')}** | {cell('dense')} | {cell('lexical')} "
-            f"| {cell('paper')} | {cell('ask')} | {cell('route')} | {row['hit_at_5']} "
+            f"| {row['chunks']:,} | {row['papers']:,} | **{cell('search')}** | {cell('again')} | {cell('dense')} "
+            f"| {cell('lexical')} | {cell('paper')} | {cell('ask')} | {cell('route')} | {row['hit_at_5']} "
             f"| {row['build_step_s']:.0f} s, {row['build_total_s']:.0f} s "
             f"| {row['catalog_mib']:,.0f} + {row['chroma_mib']:,.0f} MiB | {row['peak_rss_mib']:,} MiB |"
         )
