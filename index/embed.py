@@ -4,13 +4,16 @@ Backends (Settings.index.embedding_backend):
 
 - "openvino" (the default): the model exported to ONNX, run by OpenVINO, in bf16 where the CPU has bf16 matrix
   units (index.embed_openvino), else fp32;
+- "openvino-int8": the export statically quantised to int8 by NNCF (once per machine, calibrated on
+  index.calibration's texts), on OpenVINO; on AMX machines 1.14x "openvino" (bench/embed.py), cosine 0.993;
 - "onnx-int8" / "onnx": the same export on onnxruntime, int8-quantised or fp32 (index.embed_onnx);
 - "torch": sentence-transformers on torch.
 
 The ONNX export is made once per machine and model (index.embed_onnx explains the cache); torch is needed only
 for it, never on the query path of the other backends. Vectors differ slightly between backends (cosine to
 torch fp32: about 0.99999 for openvino and onnx, 0.993 for onnx-int8), so each backend has its own embedder
-name: the model name for torch, with "#openvino", "#onnx" or "#onnx-int8" appended for the others.
+name: the model name for torch, with "#openvino", "#openvino-int8", "#onnx" or "#onnx-int8" appended for the
+others.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from typing import Literal, Protocol
 import numpy as np
 
 BUNDLED = "bundled:all-MiniLM-L6-v2"
-Backend = Literal["openvino", "onnx-int8", "onnx", "torch"]
-BACKENDS: tuple[Backend, ...] = ("openvino", "onnx-int8", "onnx", "torch")
+Backend = Literal["openvino", "openvino-int8", "onnx-int8", "onnx", "torch"]
+BACKENDS: tuple[Backend, ...] = ("openvino", "openvino-int8", "onnx-int8", "onnx", "torch")
 DEFAULT_BACKEND: Backend = "openvino"
 
 
@@ -111,6 +114,10 @@ def make_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Backend =
         from index.embed_openvino import OpenVinoEmbedder
 
         return OpenVinoEmbedder(model, resolve_model_path(model), batch_size)
+    if backend == "openvino-int8":
+        from index.embed_openvino import OpenVinoInt8Embedder
+
+        return OpenVinoInt8Embedder(model, resolve_model_path(model), batch_size)
     if backend in ("onnx", "onnx-int8"):
         from index.embed_onnx import OnnxEmbedder
 

@@ -41,9 +41,10 @@ import numpy as np
 
 from index.embed import token_ids
 
-Variant = Literal["fp32", "int8"]
+Variant = Literal["fp32", "int8", "openvino-int8"]
 CACHE_VERSION = 2  # bump when the export or quantisation recipe changes
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_QUANTISED = {"openvino-int8": ", then quantising it with NNCF"}  # said while it is built
 _SMALL = 1 << 20  # files up to this size are hashed by content, larger ones (weights) by size and mtime
 CHECK_TEXTS = (
     "We train the model with group relative policy optimization.",
@@ -131,7 +132,8 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
     """The cached ONNX file of this model and variant, built first if missing (needs torch only then)."""
     root = cache_dir or cache_root()
     folder = root / model_key(model_path)
-    target = folder / f"model-{variant}.onnx"
+    # openvino-int8 is OpenVINO's own format (model-openvino-int8.xml, its weights in the .bin beside it)
+    target = folder / f"model-{variant}{'.xml' if variant == 'openvino-int8' else '.onnx'}"
     if target.is_file():
         return target
     if cache_dir is None and not _writable(root):  # a read-only home: build into the temp folder instead
@@ -141,7 +143,8 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
             return target
         folder.mkdir(parents=True, exist_ok=True)
         print(
-            f"footnote: exporting the embedding model to ONNX ({variant}), once per machine, into {folder}",
+            f"footnote: exporting the embedding model to ONNX ({variant}{_QUANTISED.get(variant, '')}), "
+            f"once per machine, into {folder}",
             file=sys.stderr,
             flush=True,
         )
@@ -150,6 +153,10 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
             _write_atomic(fp32, lambda tmp: _export_fp32(Path(model_path), Path(tmp)))
         if variant == "int8":
             _write_atomic(target, lambda tmp: _fuse_and_quantize(Path(model_path), fp32, Path(tmp)))
+        elif variant == "openvino-int8":
+            from index.embed_openvino import quantize_int8
+
+            quantize_int8(Path(model_path), fp32, target)
         (folder / "source.json").write_text(json.dumps({"model": str(model_path), "version": CACHE_VERSION}))
     return target
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from index import embed_onnx
-from index.embed import BUNDLED, default_embedder, make_embedder, resolve_model_path
+from index.embed import BACKENDS, BUNDLED, default_embedder, make_embedder, resolve_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = "2501.12948"  # DeepSeek-R1
@@ -24,7 +24,7 @@ QUERIES = (
     "language mixing in the chain of thought",
     "reward hacking with a neural reward model",
 )
-HEAVY = ("torch", "transformers", "sentence_transformers")
+HEAVY = ("torch", "transformers", "sentence_transformers", "nncf")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,9 @@ def _top(docs: np.ndarray, query: np.ndarray, k: int) -> list[int]:
     return np.argsort(-(docs @ query))[:k].tolist()
 
 
-@pytest.mark.parametrize(("backend", "min_cosine"), [("onnx-int8", 0.98), ("openvino", 0.999), ("onnx", 0.9999)])
+@pytest.mark.parametrize(
+    ("backend", "min_cosine"), [("onnx-int8", 0.98), ("openvino-int8", 0.96), ("openvino", 0.999), ("onnx", 0.9999)]
+)
 def test_vectors_agree_with_torch_fp32(backend, min_cosine, passages, reference):
     embedder = default_embedder(BUNDLED, 64, backend)
     docs, queries = embedder.embed(passages), embedder.embed(list(QUERIES))
@@ -65,7 +67,7 @@ def test_vectors_agree_with_torch_fp32(backend, min_cosine, passages, reference)
     # under int8), and the top five mostly agree.
     for query, ref_query in zip(queries, ref_queries, strict=True):
         ours, theirs = _top(docs, query, 5), _top(ref_docs, ref_query, 5)
-        if backend == "onnx-int8":
+        if backend.endswith("int8"):
             assert theirs[0] in ours[:3], (ours, theirs)
             assert len(set(ours) & set(theirs)) >= 3, (ours, theirs)
         else:
@@ -82,11 +84,11 @@ def test_batching_and_order_do_not_change_vectors(passages):
 
 
 def test_backends_have_distinct_names_and_the_same_tokenizer():
-    names = {b: make_embedder(BUNDLED, 64, b).name for b in ("openvino", "onnx-int8", "onnx", "torch")}
+    names = {b: make_embedder(BUNDLED, 64, b).name for b in BACKENDS}
     assert names["torch"] == BUNDLED
-    assert len(set(names.values())) == 4
+    assert len(set(names.values())) == len(BACKENDS) == 5
     text = "Qwen2.5-7B reaches 83.1% on GSM8K, and DeepSeek-R1 69.7 on AIME 2024."
-    counts = {b: make_embedder(BUNDLED, 64, b).count_tokens([text]) for b in ("openvino", "onnx-int8", "torch")}
+    counts = {b: make_embedder(BUNDLED, 64, b).count_tokens([text]) for b in BACKENDS}
     assert len({tuple(c) for c in counts.values()}) == 1
     assert make_embedder(BUNDLED, 64, "onnx-int8").max_tokens == 256
 
@@ -123,6 +125,40 @@ def test_export_is_cached_and_reused(tmp_path, monkeypatch):
     embed_onnx.OnnxEmbedder(BUNDLED, resolve_model_path(BUNDLED), "fp32", cache_dir=cache).embed(["x"])
 
 
+def test_openvino_int8_is_quantised_once_and_reused(monkeypatch):
+    """The NNCF-quantised model sits beside the fp32 export (OpenVINO's .xml and .bin, no staging folder left);
+    a new embedder loads it instead of quantising again, and gets the same vectors."""
+    from index import embed_openvino
+
+    first = default_embedder(BUNDLED, 64, "openvino-int8")
+    vector = first.embed(["sparse attention over blocks of the context"])
+    folder = first.model_file.parent
+    names = {p.name for p in folder.iterdir()}
+    assert {"model-fp32.onnx", "model-openvino-int8.xml", "model-openvino-int8.bin"} <= names
+    assert not [n for n in names if n.startswith(".")], names
+
+    def no_quantising(*args, **kwargs):
+        raise AssertionError("quantised again")
+
+    monkeypatch.setattr(embed_openvino, "quantize_int8", no_quantising)
+    second = make_embedder(BUNDLED, 64, "openvino-int8")
+    np.testing.assert_allclose(second.embed(["sparse attention over blocks of the context"]), vector, atol=1e-5)
+
+
+def test_openvino_int8_without_nncf_says_what_to_install(tmp_path, monkeypatch):
+    """Quantising needs NNCF; without it the error says so and the cache holds no half-built model."""
+    source = embed_onnx.ensure_model(resolve_model_path(BUNDLED), "fp32")
+    folder = tmp_path / source.parent.name
+    folder.mkdir()
+    (folder / source.name).symlink_to(source)  # the fp32 export, without exporting again
+    monkeypatch.setitem(sys.modules, "nncf", None)  # import nncf now fails
+    embedder = make_embedder(BUNDLED, 64, "openvino-int8")
+    embedder.cache_dir = tmp_path
+    with pytest.raises(RuntimeError, match="pip install nncf"):
+        embedder.embed(["x"])
+    assert sorted(p.name for p in folder.iterdir()) == ["model-fp32.onnx"]
+
+
 def test_a_failed_build_leaves_nothing_behind(tmp_path):
     target = tmp_path / "model-int8.onnx"
 
@@ -141,7 +177,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("backend", ["openvino", "onnx-int8"])
+@pytest.mark.parametrize("backend", ["openvino", "openvino-int8", "onnx-int8"])
 def test_embedding_a_query_imports_no_torch(backend):
     default_embedder(BUNDLED, 64, backend).embed(["build the cache first"])  # this process may export
     script = (
