@@ -1,17 +1,19 @@
-"""Embedding benchmark: torch fp32 (sentence-transformers) vs OpenVINO vs ONNX Runtime fp32 vs ONNX Runtime int8.
+"""Embedding benchmark: OpenVINO bf16/fp32 and int8 vs ONNX Runtime int8 and fp32 vs torch fp32 (sentence-transformers).
 
     python bench/embed.py [--papers N] [--chunks N] [--chunk-tokens T] [--batch B] [--repeat R]
-                          [--backends openvino,onnx-int8,onnx,torch] [--json]
+                          [--backends openvino,openvino-int8,onnx-int8,onnx,torch] [--json]
 
 Real chunks: the first N PDFs of the corpus (../shared/corpus/papers, sorted by name) are parsed
 (ingest.parse.parse_pdf) and chunked (ingest.chunk.chunk_paper, T tokens, 30 overlap), the first --chunks of them
 kept. Each backend (index.embed.make_embedder on the bundled all-MiniLM-L6-v2) embeds one warm-up batch (model
-load, and the one-time ONNX export if it is not cached yet), then all chunks R times; the best run counts.
-Printed per backend: chunks/s and tokens/s (tokens the model reads: the chunk's WordPiece tokens plus [CLS] and
-[SEP], at most 256), chunks per CPU-second (all threads; less disturbed by other load on the machine, whose
-load average is printed too), then the cosine agreement of the vectors between every pair of backends (per
-chunk: mean, 1st percentile, min) and the top-10 overlap of a few real queries' rankings over the chunks.
-"""
+load, and the one-time ONNX export or int8 quantisation if it is not cached yet). Then R rounds: in each, every
+backend embeds all chunks once, one after another, so that the machine's speed changing during the run (these
+machines are shared) hits every backend alike. Printed per backend: chunks/s of the best round and of the median
+one, the median over rounds of its speed relative to the first backend's in the same round (the figure to compare
+backends by), tokens/s (tokens the model reads: the chunk's WordPiece tokens plus [CLS] and [SEP], at most 256),
+chunks per CPU-second (all threads; less disturbed by other load on the machine, whose load average is printed
+too), then the cosine agreement of the vectors between every pair of backends (per chunk: mean, 1st percentile,
+min) and the top-10 overlap of a few real queries' rankings over the chunks."""
 
 from __future__ import annotations
 
@@ -53,32 +55,57 @@ def real_chunks(corpus: Path, papers: int, chunk_tokens: int, limit: int, count_
     return texts[:limit]
 
 
-def measure(backend: str, texts: list[str], batch: int, repeat: int) -> dict:
+def load(backend: str, texts: list[str], batch: int):
+    """The backend's embedder, after one warm-up batch (model load, and the one-time export if missing)."""
     embedder = make_embedder(BUNDLED, batch, backend)  # type: ignore[arg-type]
     started = time.perf_counter()
     embedder.embed(texts[:batch])
-    load_s = time.perf_counter() - started
-    best = best_cpu = float("inf")
-    vectors = None
-    for _ in range(repeat):
-        started, cpu = time.perf_counter(), cpu_seconds()
-        vectors = embedder.embed(texts)
-        best = min(best, time.perf_counter() - started)
-        best_cpu = min(best_cpu, cpu_seconds() - cpu)
-    read = [min(n + 2, embedder.max_tokens) for n in embedder.count_tokens(texts)]
-    return {
-        "backend": backend,
-        "name": embedder.name,
-        "load_s": load_s,
-        "embed_s": best,
-        "chunks_per_s": len(texts) / best,
-        "tokens_per_s": sum(read) / best,
-        "cpu_s": best_cpu,
-        "chunks_per_cpu_s": len(texts) / best_cpu,
-        "precision": getattr(embedder, "precision", None),
-        "vectors": vectors,
-        "queries": embedder.embed(list(QUERIES)),
-    }
+    return embedder, time.perf_counter() - started
+
+
+def measure(backends: list[str], texts: list[str], batch: int, repeat: int) -> list[dict]:
+    """`repeat` rounds; in each, every backend embeds all texts once, one after another, so that a change in
+    the machine's speed during the run hits all backends alike. Per backend: the best and the median round, and
+    the median over rounds of its speed relative to the first backend's in the same round."""
+    loaded = []
+    for backend in backends:
+        print(f"  loading {backend} ...", file=sys.stderr, flush=True)
+        loaded.append((backend, *load(backend, texts, batch)))
+    walls: dict[str, list[float]] = {b: [] for b in backends}
+    cpus: dict[str, list[float]] = {b: [] for b in backends}
+    vectors: dict[str, np.ndarray] = {}
+    for round_ in range(repeat):
+        print(f"  round {round_ + 1}/{repeat}", file=sys.stderr, flush=True)
+        for backend, embedder, _ in loaded:
+            started, cpu = time.perf_counter(), cpu_seconds()
+            vectors[backend] = embedder.embed(texts)
+            walls[backend].append(time.perf_counter() - started)
+            cpus[backend].append(cpu_seconds() - cpu)
+    first = backends[0]
+    results = []
+    for backend, embedder, load_s in loaded:
+        best = min(walls[backend])
+        read = [min(n + 2, embedder.max_tokens) for n in embedder.count_tokens(texts)]
+        ratios = [theirs / mine for mine, theirs in zip(walls[backend], walls[first], strict=True)]
+        results.append(
+            {
+                "backend": backend,
+                "name": embedder.name,
+                "load_s": load_s,
+                "embed_s": best,
+                "chunks_per_s": len(texts) / best,
+                "median_chunks_per_s": len(texts) / statistics.median(walls[backend]),
+                "rounds_chunks_per_s": [len(texts) / w for w in walls[backend]],
+                "speed_vs_first": statistics.median(ratios),
+                "tokens_per_s": sum(read) / best,
+                "cpu_s": min(cpus[backend]),
+                "chunks_per_cpu_s": len(texts) / min(cpus[backend]),
+                "precision": getattr(embedder, "precision", None),
+                "vectors": vectors[backend],
+                "queries": embedder.embed(list(QUERIES)),
+            }
+        )
+    return results
 
 
 def cpu_seconds() -> float:
@@ -112,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         "--chunk-tokens", type=int, default=250, help="chunk size in tokens (default 250: ~220 on average)"
     )
     parser.add_argument("--batch", type=int, default=64, help="batch size (default 64, the setting's default)")
-    parser.add_argument("--repeat", type=int, default=2, help="timed runs per backend; the best counts (default 2)")
-    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: all three)")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="rounds, each running every backend once, interleaved (default 2)"
+    )
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: all)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -126,14 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     lengths = [min(n + 2, counter.max_tokens) for n in counter.count_tokens(texts)]
     print(
         f"{len(texts)} chunks from {args.papers} papers, {statistics.mean(lengths):.0f} tokens on average "
-        f"(max {max(lengths)}), batch {args.batch}, {len(os.sched_getaffinity(0))} cores, best of {args.repeat}",
+        f"(max {max(lengths)}), batch {args.batch}, {len(os.sched_getaffinity(0))} cores, {args.repeat} rounds",
         file=sys.stderr,
     )
     load = os.getloadavg()[0]
-    results = []
-    for backend in backends:
-        print(f"  {backend} ...", file=sys.stderr, flush=True)
-        results.append(measure(backend, texts, args.batch, args.repeat))
+    results = measure(backends, texts, args.batch, args.repeat)
     pairs = [agreement(a, b) for i, a in enumerate(results) for b in results[i + 1 :]]
 
     if args.json:
@@ -152,10 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     print(f"load average before the runs: {load:.2f} (timings on a busy machine are lower)")
-    print(f"{'backend':<10} {'chunks/s':>9} {'tokens/s':>9} {'embed s':>8} {'chunks/cpu-s':>13} {'load s':>7}  name")
+    print(
+        f"{'backend':<14} {'chunks/s':>9} {'median':>7} {f'vs {backends[0]}':>14} {'tokens/s':>9} {'embed s':>8} "
+        f"{'chunks/cpu-s':>13} {'load s':>7}  name"
+    )
     for r in results:
         print(
-            f"{r['backend']:<10} {r['chunks_per_s']:9.1f} {r['tokens_per_s']:9,.0f} {r['embed_s']:8.2f} "
+            f"{r['backend']:<14} {r['chunks_per_s']:9.1f} {r['median_chunks_per_s']:7.1f} "
+            f"{r['speed_vs_first']:13.2f}x {r['tokens_per_s']:9,.0f} {r['embed_s']:8.2f} "
             f"{r['chunks_per_cpu_s']:13.1f} {r['load_s']:7.2f}  {r['name']}"
             + (f" ({r['precision']})" if r["precision"] else "")
         )
