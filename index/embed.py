@@ -149,7 +149,7 @@ def _installed(package: str) -> bool:
 
 def make_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Choice = DEFAULT_BACKEND) -> Embedder:
     """A new embedder of the model on the backend (nothing heavy is loaded before the first embed)."""
-    backend = resolve_backend(backend)
+    chosen, backend = backend, resolve_backend(backend)
     if backend == "torch":
         return SentenceTransformerEmbedder(model, batch_size)
     if backend == "openvino":
@@ -159,7 +159,7 @@ def make_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Choice = 
     if backend == "openvino-int8":
         from index.embed_openvino import OpenVinoInt8Embedder
 
-        return OpenVinoInt8Embedder(model, resolve_model_path(model), batch_size)
+        return OpenVinoInt8Embedder(model, resolve_model_path(model), batch_size, fallback=chosen == "auto")
     if backend in ("onnx", "onnx-int8"):
         from index.embed_onnx import OnnxEmbedder
 
@@ -167,11 +167,7 @@ def make_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Choice = 
     raise ValueError(f"unknown embedding backend {backend!r} (expected auto or one of {', '.join(BACKENDS)})")
 
 
-def default_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Choice = DEFAULT_BACKEND) -> Embedder:
-    """One embedder per model, batch size and backend in a process ("auto" and what it stands for share one)."""
-    return _shared_embedder(model, batch_size, resolve_backend(backend))
-
-
 @functools.cache
-def _shared_embedder(model: str, batch_size: int, backend: Backend) -> Embedder:
+def default_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Choice = DEFAULT_BACKEND) -> Embedder:
+    """One embedder per model, batch size and backend in a process."""
     return make_embedder(model, batch_size, backend)

@@ -136,6 +136,9 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
     target = folder / f"model-{variant}{'.xml' if variant == 'openvino-int8' else '.onnx'}"
     if target.is_file():
         return target
+    failed = target.with_suffix(".failed")  # a quantisation whose result was refused, not tried again
+    if failed.is_file():
+        raise RuntimeError(f"{failed.read_text().strip()} (delete {failed} to try again)")
     if cache_dir is None and not _writable(root):  # a read-only home: build into the temp folder instead
         return ensure_model(model_path, variant, Path(tempfile.gettempdir()) / f"footnote-onnx-{os.getuid()}")
     with _locked(folder.parent / f"{folder.name}.lock"):
@@ -154,9 +157,13 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
         if variant == "int8":
             _write_atomic(target, lambda tmp: _fuse_and_quantize(Path(model_path), fp32, Path(tmp)))
         elif variant == "openvino-int8":
-            from index.embed_openvino import quantize_int8
+            from index.embed_openvino import QuantisationRefused, quantize_int8
 
-            quantize_int8(Path(model_path), fp32, target)
+            try:
+                quantize_int8(Path(model_path), fp32, target)
+            except QuantisationRefused as exc:
+                failed.write_text(f"{exc}\n")
+                raise
         (folder / "source.json").write_text(json.dumps({"model": str(model_path), "version": CACHE_VERSION}))
     return target
 

@@ -91,6 +91,22 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
     backend = "openvino-int8"
     variant = "openvino-int8"
 
+    def __init__(self, model: str, model_path: str, batch_size: int = 64, *, fallback: bool = False, **kw) -> None:
+        super().__init__(model, model_path, batch_size, **kw)
+        self.model = model
+        self.fallback = fallback  # chosen by "auto": where the int8 model cannot be built, run "openvino"
+
+    def _model_file(self) -> Path:
+        if self.model_file is not None or not self.fallback:
+            return super()._model_file()
+        try:
+            return super()._model_file()
+        except RuntimeError as exc:  # NNCF missing, or its result refused (ensure_model remembers that)
+            print(f"footnote: {exc}; embedding with the openvino backend instead", file=sys.stderr, flush=True)
+            self.backend, self.variant = OpenVinoEmbedder.backend, OpenVinoEmbedder.variant
+            self.name = f"{self.model}#openvino"
+            return super()._model_file()
+
 
 # The products of queries with keys and of attention weights with values: left in bf16/fp32. Quantising them
 # too made attention slower on OpenVINO's CPU plugin (bench/embed.py) and costs accuracy; the names are those of
@@ -98,10 +114,18 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
 ATTENTION_MATMULS = r".*/attention/self/MatMul(_\d+)?$"
 
 
+MIN_COSINE = 0.95  # the least cosine to fp32 over index.embed_onnx.CHECK_TEXTS of a quantised model kept
+
+
+class QuantisationRefused(RuntimeError):
+    """The quantised model's vectors drifted too far from fp32's; it is not kept."""
+
+
 def quantize_int8(model_path: Path, fp32: Path, target: Path, batch: int = 8) -> None:
     """Quantise the fp32 export with NNCF's post-training quantisation, calibrated on index.calibration's
     texts, and write it as target (.xml, with its .bin) atomically: the .bin is in place before the .xml, whose
-    presence is what marks the model built. Refuses a result whose vectors drift from fp32's (cosine < 0.95).
+    presence is what marks the model built. Refuses a result whose vectors drift from fp32's (cosine under
+    MIN_COSINE), with QuantisationRefused.
 
     The recipe is the one with the smallest worst case over 512 real chunks (bench/embed.py's), cosine to fp32:
     the MIXED preset (int8 weights symmetric per channel, activations asymmetric), no SmoothQuant: mean 0.993,
@@ -150,8 +174,8 @@ def quantize_int8(model_path: Path, fp32: Path, target: Path, batch: int = 8) ->
     approx = core.compile_model(quantized, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     want, got = (m(check)[m.outputs[0]] for m in (exact, approx))  # the graph ends in L2 normalisation
     agreement = float(np.min(np.sum(want * got, axis=1)))
-    if agreement < 0.95:
-        raise RuntimeError(f"int8 quantisation of {model_path} went wrong (cosine to fp32 {agreement:.3f})")
+    if agreement < MIN_COSINE:
+        raise QuantisationRefused(f"int8 quantisation of {model_path} went wrong (cosine to fp32 {agreement:.3f})")
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".quantize-") as tmp:
         staged = Path(tmp) / target.name
         ov.save_model(quantized, str(staged), compress_to_fp16=False)

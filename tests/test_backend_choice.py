@@ -54,10 +54,58 @@ def test_this_machine_resolves_to_a_concrete_backend():
     assert resolve_backend("auto") == ("openvino-int8" if flags & embed.INT8_FLAGS else "openvino")
 
 
-def test_auto_is_the_default_and_shares_the_embedder_it_stands_for(tmp_path, monkeypatch):
+def test_auto_is_the_default_and_names_what_it_chose(tmp_path, monkeypatch):
     assert Settings(home=tmp_path).index.embedding_backend == "auto"
     monkeypatch.setenv("FOOTNOTE_EMBEDDING_BACKEND", "auto")
     assert Settings(home=tmp_path).index.embedding_backend == "auto"
-    chosen = default_embedder(BUNDLED, 64, "auto")
-    assert chosen is default_embedder(BUNDLED, 64, resolve_backend("auto"))
-    assert chosen.name == f"{BUNDLED}#{resolve_backend('auto')}"
+    assert default_embedder(BUNDLED, 64, "auto").name == f"{BUNDLED}#{resolve_backend('auto')}"
+
+
+def _cache_with_the_fp32_export(tmp_path: Path) -> Path:
+    """A cache folder holding only the fp32 export (linked, not exported again)."""
+    from index import embed_onnx
+
+    source = embed_onnx.ensure_model(embed.resolve_model_path(BUNDLED), "fp32")
+    folder = tmp_path / source.parent.name
+    folder.mkdir()
+    (folder / source.name).symlink_to(source)
+    return folder
+
+
+def test_auto_falls_back_to_openvino_where_int8_cannot_be_built(tmp_path, monkeypatch, capfd):
+    """A quantised model refused (its vectors drifted from fp32's) is remembered beside the export; "auto" then
+    embeds with openvino, says so once per process, and does not quantise again; an explicit openvino-int8
+    fails with the reason."""
+    from index import embed_openvino
+
+    folder = _cache_with_the_fp32_export(tmp_path)
+    monkeypatch.setattr(embed, "cpu_flags", lambda: frozenset({"avx512_vnni"}))
+    calls = []
+
+    def refused(*args, **kwargs):
+        calls.append(args)
+        raise embed_openvino.QuantisationRefused("int8 quantisation went wrong (cosine to fp32 0.412)")
+
+    monkeypatch.setattr(embed_openvino, "quantize_int8", refused)
+    auto = embed.make_embedder(BUNDLED, 64, "auto")
+    auto.cache_dir = tmp_path
+    vector = auto.embed(["sparse attention over blocks of the context"])
+    assert auto.name == f"{BUNDLED}#openvino" and len(calls) == 1
+    assert "cosine to fp32 0.412" in capfd.readouterr().err
+    # no int8 model, the refusal, and OpenVINO's compiled-model cache of the fp32 export
+    assert sorted(p.name for p in folder.iterdir()) == ["model-fp32.onnx", "model-openvino-int8.failed", "openvino"]
+
+    plain = embed.make_embedder(BUNDLED, 64, "openvino")
+    plain.cache_dir = tmp_path
+    assert (vector @ plain.embed(["sparse attention over blocks of the context"]).T).item() > 0.9999
+
+    again = embed.make_embedder(BUNDLED, 64, "auto")
+    again.cache_dir = tmp_path
+    again.embed(["x"])
+    assert len(calls) == 1 and again.name == f"{BUNDLED}#openvino"
+    assert "delete" in capfd.readouterr().err
+
+    explicit = embed.make_embedder(BUNDLED, 64, "openvino-int8")
+    explicit.cache_dir = tmp_path
+    with pytest.raises(RuntimeError, match=r"cosine to fp32 0\.412"):
+        explicit.embed(["x"])
