@@ -101,7 +101,7 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
             return super()._model_file()
         try:
             return super()._model_file()
-        except RuntimeError as exc:  # NNCF missing, or its result refused (ensure_model remembers that)
+        except Exception as exc:  # NNCF missing or failing, or its result refused (ensure_model remembers that)
             print(f"footnote: {exc}; embedding with the openvino backend instead", file=sys.stderr, flush=True)
             self.backend, self.variant = OpenVinoEmbedder.backend, OpenVinoEmbedder.variant
             self.name = f"{self.model}#openvino"
