@@ -339,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings(home=home)
         store = ChromaStore(home, settings.index.collection, None, documents=not args.no_documents)
         archive = Archive(settings, store=store)
+        store.lookup = archive.catalog.chunk_filters  # as Archive wires its own store
         papers = stream(source)
         pending: list = []
         build_total = 0.0

@@ -98,7 +98,9 @@ class Archive:
         if self._store is not None:
             return self._store
         s = self.settings.index
-        return ChromaStore(self.home, s.collection, s.chroma_url, documents=s.chroma_documents)
+        return ChromaStore(
+            self.home, s.collection, s.chroma_url, documents=s.chroma_documents, lookup=self.catalog.chunk_filters
+        )
 
     def open_for_queries(self, text: str | None = None) -> None:
         """Load the embedding model and open the vector store side by side. A fresh `footnote cite` spends most

@@ -7,6 +7,7 @@ pages, chunks and lexical rows are written, and the paper marked complete, in on
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sqlite3
@@ -127,6 +128,24 @@ class Catalog:
 
     def close(self) -> None:
         self._db.close()
+        if "_reader" in self.__dict__:
+            self._reader.close()
+
+    @functools.cached_property
+    def _reader(self) -> sqlite3.Connection:
+        """A second connection, for reads from other threads (the dense side of a search): one connection runs
+        one statement at a time, so sharing it would make the dense side wait for the lexical one."""
+        return sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+
+    def chunk_filters(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each known chunk's {"paper_id", "kind"}, what searches filter on; unknown ids are left out."""
+        out: dict[str, dict[str, str]] = {}
+        for i in range(0, len(ids), 900):  # within SQLite's limit on bound parameters
+            part = list(ids[i : i + 900])
+            sql = f"SELECT id, paper_id, kind FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+            for cid, paper_id, kind in self._reader.execute(sql, part):
+                out[cid] = {"paper_id": paper_id, "kind": kind}
+        return out
 
     # ------------------------------------------------------------ writes
 

@@ -5,9 +5,9 @@ On CPUs with bf16 units (AMX, or AVX-512 BF16: Sapphire Rapids, Zen 4 and later)
 model in bf16: about 2.5x onnxruntime int8 per core, 4x torch fp32, and practically exact (cosine to torch fp32
 above 0.9999); on other CPUs in fp32. The int8 model (`OpenVinoInt8Embedder`, cosine 0.993) is faster still
 where the CPU has int8 dot-product units: 1.39x bf16 on a Zen 4 (AVX-512 VNNI), 1.10-1.14x on an Emerald Rapids
-(AMX), and slower than fp32 on a Zen 3 (AVX2 only). The model runs as one stream per core, batches in parallel (a query, one batch, runs on one stream).
-OpenVINO's compiled-model cache sits next to the export (``<key>/openvino/``), so a fresh process loads the
-compiled blob instead of compiling again.
+(AMX), and slower than fp32 on a Zen 3 (AVX2 only). The model runs as one stream per core, batches in
+parallel (a query, one batch, runs on one stream). OpenVINO's compiled-model cache sits next to the export
+(``<key>/openvino/``), so a fresh process loads the compiled blob instead of compiling again.
 """
 
 from __future__ import annotations

@@ -121,7 +121,14 @@ class ChromaStore:
         url: str | None = None,
         *,
         documents: bool = False,
+        lookup: Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]] | None = None,
     ) -> None:
+        # ``lookup``: each chunk id's "paper_id" and "kind" as the catalog holds them (Catalog.chunk_filters).
+        # With it, the over-fetch of a filtered query asks Chroma for ids and distances only and filters on
+        # those: at 1M chunks Chroma's metadata for 100-200 hits costs 10-14 ms warm and 40-60 ms on a cold page
+        # cache, against 3 ms for the ids alone and 1-2 ms for the catalog's lookup. An id that the catalog
+        # lacks (a paper being written, or removed) does not pass.
+        self.lookup = lookup
         with _unchecked_overrides():
             self._open(home, collection, url, documents)
 
@@ -235,8 +242,13 @@ class ChromaStore:
         kept: list[tuple[str, float]] = []
         for factor in self.OVERFETCH:
             n = k * factor
-            hits = self._nearest(vector, n, None, metadatas=True)
-            kept = [(cid, score) for cid, score, meta in hits if keep(meta)]
+            if self.lookup is not None:
+                hits = self._nearest(vector, n, None)
+                known = self.lookup([cid for cid, _ in hits])
+                kept = [(cid, score) for cid, score in hits if (meta := known.get(cid)) is not None and keep(meta)]
+            else:
+                hits = self._nearest(vector, n, None, metadatas=True)
+                kept = [(cid, score) for cid, score, meta in hits if keep(meta)]
             if len(kept) >= k or len(hits) < n:  # enough, or the whole collection was seen
                 return kept[:k]
         if kept:  # the best that pass among the nearest k * 32: fewer than k dense candidates for the fusion

@@ -92,6 +92,25 @@ def test_references_are_left_out_by_default(retriever):
     assert "Chateval: Towards better llm-based evaluators" in everything[0].chunk.text
 
 
+@pytest.mark.parametrize("filters", [{"exclude_kinds": ("references",)}, {"include_kinds": ("references", "abstract")}])
+def test_the_dense_filter_reads_the_catalog_and_agrees_with_chromas_metadata(archive, monkeypatch, filters):
+    """The over-fetch of a filtered dense query is filtered on the catalog's paper and kind of each hit (Chroma
+    then returns ids and distances only): the same chunks as with Chroma's own metadata; a hit the catalog does
+    not know is left out."""
+    store = archive.store
+    assert store.lookup is not None
+    vector = archive.query_vector("reinforcement learning with verifiable rewards")
+    with_catalog = store.query(vector, 10, **filters)
+    assert len(with_catalog) == 10
+    with monkeypatch.context() as m:
+        m.setattr(store, "lookup", None)
+        assert store.query(vector, 10, **filters) == with_catalog
+    first = with_catalog[0][0]
+    lookup = store.lookup
+    monkeypatch.setattr(store, "lookup", lambda ids: {i: v for i, v in lookup(ids).items() if i != first})
+    assert first not in [cid for cid, _ in store.query(vector, 10, **filters)]
+
+
 def test_every_paper_is_reachable(retriever):
     for paper_id in SMALL_SET:
         passages = retriever.search(Query("main contribution of this paper", k=3, paper_ids=[paper_id]))
