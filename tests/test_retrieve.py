@@ -194,3 +194,26 @@ def test_empty_archive_finds_nothing(tmp_path):
 def test_lexical_terms(text, expected):
     expected = expected if isinstance(expected, list) else re.findall(r'"[^"]*"', expected)
     assert fts_terms(text, pairs=True) == expected
+
+
+def test_past_the_row_budget_chunks_holding_all_three_rarest_terms_come_first(archive, monkeypatch):
+    """Past the row budget (here made tiny, so that three papers exceed it) lexical search looks for the chunks
+    holding all three of the query's rarest terms first, then for those holding two of them."""
+    catalog = archive.catalog
+    monkeypatch.setattr(type(catalog), "LEXICAL_ROW_BUDGET", 50)
+    query = "failure attribution of the decisive error step by agents"
+    terms = fts_terms(query)
+    plan = catalog._lexical_plan(terms)
+    assert [fills for *_, fills in plan] == [True, False, False]
+    anchors = plan[0][0].split(" AND ")
+    assert len(anchors) == 3 and set(anchors) <= set(terms)
+    found = [cid for cid, _ in catalog.lexical_search(query, 20)]
+    assert len(found) == 20
+
+    def holding(expression: str) -> set[str]:
+        return {cid for cid, _ in catalog._bm25(expression, 10_000, ["c.kind != 'references'"], [])}
+
+    every, two = holding(plan[0][0]), holding(plan[1][0])
+    assert 0 < len(every) < 20  # so the pairs are searched too
+    assert set(found[: len(every)]) == every  # every chunk with all three first
+    assert set(found) <= every | two
