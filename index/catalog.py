@@ -11,7 +11,7 @@ import functools
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,13 +139,8 @@ class Catalog:
 
     def chunk_filters(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
         """Each known chunk's {"paper_id", "kind"}, what searches filter on; unknown ids are left out."""
-        out: dict[str, dict[str, str]] = {}
-        for i in range(0, len(ids), 900):  # within SQLite's limit on bound parameters
-            part = list(ids[i : i + 900])
-            sql = f"SELECT id, paper_id, kind FROM chunks WHERE id IN ({','.join('?' * len(part))})"
-            for cid, paper_id, kind in self._reader.execute(sql, part):
-                out[cid] = {"paper_id": paper_id, "kind": kind}
-        return out
+        sql = "SELECT id, paper_id, kind FROM chunks WHERE id IN ({marks})"
+        return {cid: {"paper_id": pid, "kind": kind} for cid, pid, kind in _in_batches(self._reader, sql, ids)}
 
     # ------------------------------------------------------------ writes
 
@@ -240,22 +235,12 @@ class Catalog:
 
     def chunk_ids(self, paper_ids: Sequence[str]) -> list[str]:
         """Ids of the chunks of these papers."""
-        out: list[str] = []
-        for i in range(0, len(paper_ids), 500):
-            part = list(paper_ids[i : i + 500])
-            sql = f"SELECT id FROM chunks WHERE paper_id IN ({','.join('?' * len(part))})"
-            out.extend(r[0] for r in self._db.execute(sql, part))
-        return out
+        return [r[0] for r in _in_batches(self._db, "SELECT id FROM chunks WHERE paper_id IN ({marks})", paper_ids)]
 
     def titles(self, paper_ids: Iterable[str]) -> dict[str, str]:
         """Titles of these papers (those the catalog holds), without loading every paper row."""
         ids = list(dict.fromkeys(paper_ids))
-        out: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            sql = f"SELECT id, title FROM papers WHERE id IN ({','.join('?' * len(part))})"
-            out.update(self._db.execute(sql, part).fetchall())
-        return out
+        return dict(_in_batches(self._db, "SELECT id, title FROM papers WHERE id IN ({marks})", ids))
 
     def complete_ids(
         self, paper_ids: Sequence[str] | None = None, since: str | None = None, until: str | None = None
@@ -288,13 +273,8 @@ class Catalog:
         return offsets
 
     def chunks(self, ids: Iterable[str]) -> dict[str, Chunk]:
-        ids = list(ids)
-        out: dict[str, Chunk] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            sql = f"SELECT {_CHUNK_COLS} FROM chunks WHERE id IN ({','.join('?' * len(part))})"
-            out.update((row[0], _chunk(row)) for row in self._db.execute(sql, part))
-        return out
+        sql = f"SELECT {_CHUNK_COLS} FROM chunks WHERE id IN ({{marks}})"
+        return {row[0]: _chunk(row) for row in _in_batches(self._db, sql, list(ids))}
 
     def chunks_of(self, paper_id: str) -> list[Chunk]:
         sql = f"SELECT {_CHUNK_COLS} FROM chunks WHERE paper_id=? ORDER BY char_start"
@@ -444,9 +424,9 @@ class Catalog:
         anchors, the chunks holding all three are looked for first, on their own, with the pairs' scale of score
         (BM25 over the three): when they are k or more, they are nearly always the pairs' first k too (a chunk
         with two of the terms outranks them only on far higher counts of those two), and FTS5 scores far fewer
-        matches to find them. At
-        1M chunks (bench/scale.py's archive) that took the lexical side from p50 19.0-19.6 / p95 78.8-79.6 ms to
-        14.2-16.0 / 63.3-64.9 ms, the same chunks in the same order for all 100 queries."""
+        matches to find them. At 1M chunks (bench/scale.py's archive) that took the lexical side from p50
+        19.0-19.6 / p95 78.8-79.6 ms to 14.2-16.0 / 63.3-64.9 ms, the same chunks in the same order for all 100
+        queries."""
         everything = [(" OR ".join(terms), 1.0, False)]
         if len(terms) == 1:
             return everything
@@ -591,6 +571,14 @@ _HOW = frozenset(
     {"many", "much", "large", "big", "long", "small", "short", "fast", "slow", "often", "high", "low", "far", "wide"}
     | {"deep", "old", "well"}
 )
+
+
+def _in_batches(db: sqlite3.Connection, sql: str, values: Sequence, size: int = 500) -> Iterator[tuple]:
+    """The rows of ``sql``, whose ``{marks}`` is an IN list, over ``values`` in batches that stay within SQLite's
+    limit on bound parameters."""
+    for i in range(0, len(values), size):
+        part = list(values[i : i + size])
+        yield from db.execute(sql.format(marks=",".join("?" * len(part))), part)
 
 
 def _fts_phrase(text: str) -> str | None:

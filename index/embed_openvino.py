@@ -95,18 +95,17 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
 
     def __init__(self, model: str, model_path: str, batch_size: int = 64, *, fallback: bool = False, **kw) -> None:
         super().__init__(model, model_path, batch_size, **kw)
-        self.model = model
         self.fallback = fallback  # chosen by "auto": where the int8 model cannot be built, run "openvino"
 
     def _model_file(self) -> Path:
-        if self.model_file is not None or not self.fallback:
-            return super()._model_file()
         try:
             return super()._model_file()
         except Exception as exc:  # NNCF missing or failing, or its result refused (ensure_model remembers that)
+            if not self.fallback:
+                raise
             print(f"footnote: {exc}; embedding with the openvino backend instead", file=sys.stderr, flush=True)
             self.backend, self.variant = OpenVinoEmbedder.backend, OpenVinoEmbedder.variant
-            self.name = f"{self.model}#openvino"
+            self.name = f"{self.name.rpartition('#')[0]}#{self.backend}"
             return super()._model_file()
 
 
