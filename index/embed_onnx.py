@@ -136,9 +136,10 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
     target = folder / f"model-{variant}{'.xml' if variant == 'openvino-int8' else '.onnx'}"
     if target.is_file():
         return target
-    failed = target.with_suffix(".failed")  # a quantisation whose result was refused, not tried again
-    if failed.is_file():
-        raise RuntimeError(f"{failed.read_text().strip()} (delete {failed} to try again)")
+    failed = target.with_suffix(".failed")  # a quantisation whose result was refused: not tried again
+    refusal = _refusal(failed)  # ... with the same NNCF (another version may quantise differently)
+    if refusal is not None:
+        raise RuntimeError(f"{refusal} (delete {failed} to try again)")
     if cache_dir is None and not _writable(root):  # a read-only home: build into the temp folder instead
         return ensure_model(model_path, variant, Path(tempfile.gettempdir()) / f"footnote-onnx-{os.getuid()}")
     with _locked(folder.parent / f"{folder.name}.lock"):
@@ -162,10 +163,30 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
             try:
                 quantize_int8(Path(model_path), fp32, target)
             except QuantisationRefused as exc:
-                failed.write_text(f"{exc}\n")
+                failed.write_text(json.dumps({"reason": str(exc), "nncf": _nncf_version()}) + "\n")
                 raise
         (folder / "source.json").write_text(json.dumps({"model": str(model_path), "version": CACHE_VERSION}))
     return target
+
+
+def _nncf_version() -> str | None:
+    try:
+        return metadata.version("nncf")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _refusal(failed: Path) -> str | None:
+    """Why the quantisation recorded in ``failed`` was refused, if it was refused by the NNCF installed now; None
+    when there is no record, or it came from another NNCF version (or an older footnote, which kept no version):
+    that one is tried again, and replaces the record if it is refused too."""
+    try:
+        record = json.loads(failed.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("nncf") != _nncf_version():
+        return None
+    return str(record.get("reason", "int8 quantisation was refused"))
 
 
 def _writable(root: Path) -> bool:

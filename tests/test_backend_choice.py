@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,27 @@ def test_auto_falls_back_to_openvino_where_int8_cannot_be_built(tmp_path, monkey
     explicit.cache_dir = tmp_path
     with pytest.raises(RuntimeError, match=r"cosine to fp32 0\.412"):
         explicit.embed(["x"])
+
+
+@pytest.mark.parametrize("record", ['{"reason": "went wrong (cosine to fp32 0.412)", "nncf": "0.0.1"}', "went wrong\n"])
+def test_a_refusal_by_another_nncf_is_tried_again(tmp_path, monkeypatch, record):
+    """The refusal is NNCF's: after an upgrade (or from a footnote that kept no version) the quantisation is tried
+    again, and its new refusal replaces the record."""
+    from index import embed_openvino
+
+    folder = _cache_with_the_fp32_export(tmp_path)
+    (folder / "model-openvino-int8.failed").write_text(record)
+    monkeypatch.setattr(embed, "cpu_flags", lambda: frozenset({"avx512_vnni"}))
+    calls = []
+
+    def refused(*args, **kwargs):
+        calls.append(args)
+        raise embed_openvino.QuantisationRefused("int8 quantisation went wrong (cosine to fp32 0.5)")
+
+    monkeypatch.setattr(embed_openvino, "quantize_int8", refused)
+    auto = embed.make_embedder(BUNDLED, 64, "auto")
+    auto.cache_dir = tmp_path
+    auto.embed(["x"])
+    assert len(calls) == 1 and auto.name == f"{BUNDLED}#openvino"
+    kept = json.loads((folder / "model-openvino-int8.failed").read_text())
+    assert kept == {"reason": "int8 quantisation went wrong (cosine to fp32 0.5)", "nncf": metadata.version("nncf")}
