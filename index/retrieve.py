@@ -59,6 +59,7 @@ class Retriever:
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
         self.settings = archive.settings.index
+        self._routes: dict[tuple[str, tuple[str, ...] | None], Route | None] = {}  # ask asks search, then named
 
     def search(self, query: Query) -> list[Passage]:
         paper_ids = self._paper_filter(query)
@@ -68,7 +69,7 @@ class Retriever:
         self.archive.open_for_queries(query.text if query.vector is None else None)
         vector = query.vector if query.vector is not None else self.archive.query_vector(query.text)
         lists = self._both(vector, query.text, paper_ids, query)
-        named = route(self.archive.catalog, query.text, paper_ids) if query.route else None
+        named = self._route(query.text, paper_ids) if query.route else None
         numbers = query_numbers(query.text)
         if named is not None:
             lists += self._both(vector, named.rest(query.text), list(named.paper_ids), query, pairs=True)
@@ -81,7 +82,13 @@ class Retriever:
         paper_ids = self._paper_filter(query)
         if paper_ids is not None and not paper_ids:
             return None
-        return route(self.archive.catalog, query.text, paper_ids)
+        return self._route(query.text, paper_ids)
+
+    def _route(self, text: str, paper_ids: Sequence[str] | None) -> Route | None:
+        key = (text, None if paper_ids is None else tuple(paper_ids))
+        if key not in self._routes:
+            self._routes[key] = route(self.archive.catalog, text, paper_ids)
+        return self._routes[key]
 
     def _both(
         self, vector: np.ndarray, text: str, paper_ids: Sequence[str] | None, query: Query, pairs: bool = False

@@ -83,3 +83,20 @@ def test_routing_lifts_the_passage_that_answers(archive):
 
     assert rank(True) < rank(False)
     assert rank(True) < archive.settings.qa.pool  # within what ask chooses its sentences from
+
+
+def test_ask_routes_its_question_once(archive, monkeypatch):
+    """ask searches (which routes) and then ranks sentences with the names left out (which needs the route):
+    the catalog is asked once, and both see the same papers."""
+    import index.retrieve
+    from qa.ask import ask
+
+    calls = []
+
+    def counted(catalog, text, allowed=None):
+        calls.append(text)
+        return route(catalog, text, allowed)
+
+    monkeypatch.setattr(index.retrieve, "route", counted)
+    answer = ask(archive, "Which base model did O1 Replication Journey Part 2 fine-tune?")
+    assert len(calls) == 1 and not answer.abstained
