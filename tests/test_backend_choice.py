@@ -74,21 +74,28 @@ def _cache_with_the_fp32_export(tmp_path: Path) -> Path:
     return folder
 
 
-def test_auto_falls_back_to_openvino_where_int8_cannot_be_built(tmp_path, monkeypatch, capfd):
-    """A quantised model refused (its vectors drifted from fp32's) is remembered beside the export; "auto" then
-    embeds with openvino, says so once per process, and does not quantise again; an explicit openvino-int8
-    fails with the reason."""
+def _refusing_quantisation(monkeypatch, reason: str) -> list:
+    """A CPU with VNNI (so that "auto" picks openvino-int8) whose NNCF result is always refused for ``reason``;
+    the list records each quantisation tried."""
     from index import embed_openvino
 
-    folder = _cache_with_the_fp32_export(tmp_path)
     monkeypatch.setattr(embed, "cpu_flags", lambda: frozenset({"avx512_vnni"}))
     calls = []
 
     def refused(*args, **kwargs):
         calls.append(args)
-        raise embed_openvino.QuantisationRefused("int8 quantisation went wrong (cosine to fp32 0.412)")
+        raise embed_openvino.QuantisationRefused(reason)
 
     monkeypatch.setattr(embed_openvino, "quantize_int8", refused)
+    return calls
+
+
+def test_auto_falls_back_to_openvino_where_int8_cannot_be_built(tmp_path, monkeypatch, capfd):
+    """A quantised model refused (its vectors drifted from fp32's) is remembered beside the export; "auto" then
+    embeds with openvino, says so once per process, and does not quantise again; an explicit openvino-int8
+    fails with the reason."""
+    folder = _cache_with_the_fp32_export(tmp_path)
+    calls = _refusing_quantisation(monkeypatch, "int8 quantisation went wrong (cosine to fp32 0.412)")
     auto = embed.make_embedder(BUNDLED, 64, "auto")
     auto.cache_dir = tmp_path
     vector = auto.embed(["sparse attention over blocks of the context"])
@@ -117,18 +124,9 @@ def test_auto_falls_back_to_openvino_where_int8_cannot_be_built(tmp_path, monkey
 def test_a_refusal_by_another_nncf_is_tried_again(tmp_path, monkeypatch, record):
     """The refusal is NNCF's: after an upgrade (or from a footnote that kept no version) the quantisation is tried
     again, and its new refusal replaces the record."""
-    from index import embed_openvino
-
     folder = _cache_with_the_fp32_export(tmp_path)
     (folder / "model-openvino-int8.failed").write_text(record)
-    monkeypatch.setattr(embed, "cpu_flags", lambda: frozenset({"avx512_vnni"}))
-    calls = []
-
-    def refused(*args, **kwargs):
-        calls.append(args)
-        raise embed_openvino.QuantisationRefused("int8 quantisation went wrong (cosine to fp32 0.5)")
-
-    monkeypatch.setattr(embed_openvino, "quantize_int8", refused)
+    calls = _refusing_quantisation(monkeypatch, "int8 quantisation went wrong (cosine to fp32 0.5)")
     auto = embed.make_embedder(BUNDLED, 64, "auto")
     auto.cache_dir = tmp_path
     auto.embed(["x"])
