@@ -7,7 +7,7 @@ import pytest
 from footnote.settings import Settings
 from index.archive import Archive
 from index.retrieve import Query, Retriever
-from qa.select import _bm25, _reciprocal_ranks, rank_sentences
+from qa.select import CAUSE, WEIGHTS, WHY, _bm25, _reciprocal_ranks, rank_sentences
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +84,58 @@ def test_the_names_of_the_papers_a_question_names_do_not_count_as_exact_matches(
     without = rank_sentences(archive, question, pool, named)
     assert place(without, answer) < 2
     assert lead(without) > lead(with_names) + 0.01
+
+
+@pytest.mark.parametrize(
+    ("question", "asks_why"),
+    [
+        ("Why does DeepSeekMoE 16B keep a dense first layer?", True),
+        ("Which base model did they fine-tune, and why that one?", True),
+        ("What does Kimi-Audio do with enhanced audio, and why?", True),
+        ("How does MiMo alleviate sparse rewards?", False),
+        ("What is the Whyte notation used for?", False),
+    ],
+)
+def test_a_question_asks_why_in_any_of_its_clauses(question, asks_why):
+    assert bool(WHY.search(question)) is asks_why
+
+
+def test_the_cause_words():
+    stating = [
+        "This inadequacy stems from the limited attention parameters.",
+        "Thus, we randomly choose original or enhanced audio.",
+        "We select it as our base model due to its capability in mathematics.",
+        "We attribute this gap to the smaller vocabulary.",
+    ]
+    assert all(CAUSE.search(s) for s in stating)
+    assert not any(CAUSE.search(s) for s in ["Since 2023, models grew.", "It is as large as GPT-4.", "Thusly."])
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        (
+            "Why did Kimi-Audio not pre-train on speech-enhanced audio only?",
+            "Thus, we randomly choose original or enhanced audio",
+        ),
+        (
+            "Why is DeepSeekMoE 16B weaker than DeepSeek 7B on multiple-choice benchmarks?",
+            "stems from the limited attention parameters",
+        ),
+    ],
+)
+def test_a_why_question_ranks_the_sentence_that_states_the_cause(archive, question, reason, monkeypatch):
+    """The sentences that share most words with a why-question restate what it asks about; the one that gives
+    the reason ranks among the first three only with the cause signal, and is no passage's best sentence
+    without it."""
+    retriever = Retriever(archive)
+    query = Query(question, k=archive.settings.qa.pool, route=True)
+    pool, named = retriever.search(query), retriever.named(query)
+
+    def place(ranked):
+        return next((i for i, c in enumerate(ranked) if reason in c.text), None)
+
+    assert (found := place(rank_sentences(archive, question, pool, named))) is not None and found < 3
+    monkeypatch.setitem(WEIGHTS, "cause", 0.0)
+    without = place(rank_sentences(archive, question, pool, named))
+    assert without is None or without >= 5
