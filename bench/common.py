@@ -30,6 +30,7 @@ BLIND3 = Path(__file__).resolve().parent / "questions_blind3.json"  # the same w
 BLIND4 = Path(__file__).resolve().parent / "questions_blind4.json"  # the same way, after this stop's fixes
 BLIND5 = Path(__file__).resolve().parent / "questions_blind5.json"  # the same way, in stop 12
 BLIND6 = Path(__file__).resolve().parent / "questions_blind6.json"  # the same way, run after stop 12's changes
+BLIND7 = Path(__file__).resolve().parent / "questions_blind7.json"  # the same way, 18 why-questions, in stop 18
 
 
 def ingest_timed(home: Path, sources: Sequence[Path | str]) -> float:

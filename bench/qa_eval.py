@@ -47,7 +47,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from common import BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, CORPUS, FRESH, HELDOUT, QUESTIONS, ingest_timed
+from common import (
+    BLIND,
+    BLIND2,
+    BLIND3,
+    BLIND4,
+    BLIND5,
+    BLIND6,
+    BLIND7,
+    CORPUS,
+    FRESH,
+    HELDOUT,
+    QUESTIONS,
+    ingest_timed,
+)
 
 from footnote.settings import Settings
 from footnote.types import Passage
@@ -447,7 +460,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--questions",
         type=Path,
         nargs="+",
-        default=[QUESTIONS, HELDOUT, FRESH, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6],
+        default=[QUESTIONS, HELDOUT, FRESH, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7],
         help="question sets (JSON); default: questions.json (calibration), questions_heldout.json, "
         "questions_fresh.json and questions_blind*.json (written afterwards, as checks)",
     )
