@@ -17,10 +17,12 @@ retrieval itself:
 - the sentence's place in the pool, at half weight: its passage's retrieval rank, then its place in the passage
   (dense similarity enters here);
 - for a question that asks why, whether the sentence states a cause ("due to", "stems from", "thus"): the
-  sentences that share most words with such a question restate what it asks about ("speech enhancement removes
-  environmental sound" ranks below "Kimi-Audio's pipeline includes speech enhancement"), the answer gives the
-  reason (bench/qa_eval.py, 434 questions: fact R@5 93.5% -> 95.7%, 4 of the 22 why-questions found, none lost,
-  numbers and abstention the same).
+  sentences that share most words with such a question restate what it asks about (for "Why did Kimi-Audio not
+  pre-train on speech-enhanced audio only?", those about its data pipeline and speech enhancement), while the
+  answer gives the reason ("Thus, we randomly choose original or enhanced audio ..."). bench/qa_eval.py: on the
+  434 questions the cause words were chosen with, fact R@5 93.5% -> 95.7% (4 of 22 why-questions found, none
+  lost, numbers and abstention the same); on bench/questions_blind7.json, written afterwards, 87.5% -> 91.7% (1
+  of 18 why-questions found, none lost).
 
 A signal that gives a sentence nothing (no shared term, no exact match) does not rank it. Each passage is
 represented by its best sentence (its others kept, best first, for when an overlapping neighbour quoted it).

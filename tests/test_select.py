@@ -126,8 +126,8 @@ def test_the_cause_words():
 )
 def test_a_why_question_ranks_the_sentence_that_states_the_cause(archive, question, reason, monkeypatch):
     """The sentences that share most words with a why-question restate what it asks about; the one that gives
-    the reason ranks among the first three only with the cause signal, and is no passage's best sentence
-    without it."""
+    the reason ranks among the first three with the cause signal; without it, it ranks fifth or lower, or is no
+    passage's best sentence."""
     retriever = Retriever(archive)
     query = Query(question, k=archive.settings.qa.pool, route=True)
     pool, named = retriever.search(query), retriever.named(query)
