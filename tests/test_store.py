@@ -5,6 +5,8 @@ imported, and the test process has imported it long before."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fresh import fresh_json
 
 
@@ -81,3 +83,60 @@ def test_override_is_restored_when_the_store_fails_to_open(tmp_path):
         str(tmp_path),
     )
     assert found == [True, True]
+
+
+_NEAREST = """
+    import json, sys
+    from pathlib import Path
+    import numpy as np
+    from index.store import ChromaStore
+    store = ChromaStore(Path(sys.argv[1]))
+    queries = np.random.default_rng(7).standard_normal((10, 384)).astype(np.float32)
+    print(json.dumps([[cid for cid, _ in store.query(q, 50)] for q in queries]))
+    """
+
+
+def _fill(home, n: int, configuration: dict | None = None) -> None:
+    """``n`` random unit vectors added to the home's store (``configuration``: a collection made the way Chroma
+    makes one by default, as homes were before ChromaStore.HNSW)."""
+    import numpy as np
+
+    from footnote.types import Chunk
+    from index.store import ChromaStore
+
+    if configuration is not None:
+        import chromadb
+        from chromadb.config import Settings
+
+        client = chromadb.PersistentClient(path=str(home / "chroma"), settings=Settings(anonymized_telemetry=False))
+        client.create_collection("footnote_chunks", embedding_function=None, configuration=configuration)
+    store = ChromaStore(home)
+    chunks = [Chunk("p", 1, 1, "1 Intro", "introduction", 0, 1, "x", f"p:{i}") for i in range(n)]
+    vectors = np.random.default_rng(1).standard_normal((n, 384)).astype(np.float32)
+    store.upsert(chunks, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+
+
+def test_every_process_finds_the_same_nearest_chunks(tmp_path):
+    """Chroma replays the vectors added since its HNSW index was last written each time a process opens the
+    store, on several threads; with the index written every 1000 adds (Chroma's default), 700 vectors were
+    replayed into a different graph by each process, and an approximate search found other neighbours."""
+    _fill(tmp_path, 700)
+    runs = [fresh_json(_NEAREST, str(tmp_path)) for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2]
+
+
+@pytest.mark.filterwarnings("ignore:legacy embedding function config")  # Chroma's own, for a collection made as ours
+def test_a_store_made_with_chromas_defaults_is_set_to_write_its_index_as_often(tmp_path):
+    _fill(tmp_path, 10, configuration={"hnsw": {"space": "cosine"}})
+    found = fresh_json(
+        """
+        import json, sys
+        from pathlib import Path
+        from index.store import ChromaStore
+        store = ChromaStore(Path(sys.argv[1]))
+        print(json.dumps([store.collection.configuration_json["hnsw"], dict(ChromaStore.HNSW)]))
+        """,
+        str(tmp_path),
+    )
+    hnsw, wanted = found
+    assert hnsw["sync_threshold"] == wanted["sync_threshold"] == 100 and hnsw["space"] == "cosine"
