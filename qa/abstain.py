@@ -17,6 +17,9 @@ judges those; ``support``):
   Grok 3 have?": one passage lists Grok 3 in a benchmark table, others give other models' parameter counts).
   A question about a paper in the archive asks for something the paper never mentions ("How many **seconds**
   per proof", "Under which **licence**"), and the passages about that paper match it closely all the same.
+  "What is the X of ..." asks for X too ("What is the **vocabulary** size of MiniMax-M1's tokenizer?": DeepSeekMoE's
+  passages give vocabulary sizes, and MiniMax-M1's title page says "context size"; "size", like "amount", only
+  says that a number is wanted).
 
 - all its names in one paper, when it asks about one thing (no word of comparison, no "and" or "or"): "What does
   Moonlight score on GPQA Diamond?" finds Moonlight in the Muon paper and GPQA Diamond in other papers' tables,
@@ -43,7 +46,11 @@ from footnote.types import Passage
 from index.catalog import Catalog
 from summarize.verify import numbers_in
 
-_WH = re.compile(r"\b(?:how\s+many|how\s+much|which|what)\s+(.*)", re.IGNORECASE | re.DOTALL)
+_WH = re.compile(r"\b(?:how\s+many|how\s+much|which|what(?:'s|’s)?)\s+(.*)", re.IGNORECASE | re.DOTALL)
+# "What is the X of ...", "What's the X ...": the noun after the article is what the question asks for, as after
+# "which". Without the article ("What is MoBA?", "What is MiMo-7B's Elo rating?") there is none.
+_COPULA = re.compile(r"^(?:is|are|was|were)\s+(?:the|its|their)\s+", re.IGNORECASE)
+_ARTICLE = re.compile(r"^(?:the|its|their)\s+", re.IGNORECASE)  # after "What's"
 # Where the focus ends: the verb or preposition after the noun ("which encoder *does* ..."), or a word that shows
 # there is no noun ("what *else* ...", "what *happens* ...").
 _FOCUS_END = words(
@@ -84,7 +91,9 @@ _FOCUS_GENERIC = words(
     "challenges limitation limitations advantage advantages benefit benefits reason reasons fraction fractions "
     "share proportion percentage percent ratio ratios amount amounts faster slower larger smaller higher lower "
     "better worse more less times money signal signals strategy strategies mechanism mechanisms trick tricks "
-    "design designs choice choices change changes modification modifications measure measures step steps"
+    "design designs choice choices change changes modification modifications measure measures step steps "
+    # what "What is the ... of" asks for without saying what it is about: a size is a number, a name a name
+    "size sizes name names purpose purposes role roles goal goals contribution contributions"
 )
 
 _NOT_FOCUS = STOP | _FOCUS_GENERIC  # words the focus leaves out
@@ -118,14 +127,19 @@ class Support:
 
 def focus(question: str) -> list[str]:
     """The words of what the question asks for: the noun phrase after its first "how many", "how much",
-    "which" or "what", up to a verb, preposition, name, number or punctuation, without stop words and words that
-    only say what form the answer takes. Empty when there is none ("What is ...?")."""
+    "which", "what" or "what is the", up to a verb, preposition, name, number or punctuation, without stop words
+    and words that only say what form the answer takes. Empty when there is none ("What is MoBA?")."""
     match = _WH.search(question)
     if not match:
         return []
+    rest = match.group(1)
+    word = match.group(0).split(None, 1)[0].lower()
+    if word.startswith("what"):
+        article = (_COPULA if word == "what" else _ARTICLE).match(rest)
+        rest = rest[article.end() :] if article else rest  # "What is the speedup", "What's the cost"
     in_names = {t.lower() for run in names(question) for t in run}
     words: list[str] = []
-    found = tokens(_PUNCTUATION.split(match.group(1), maxsplit=1)[0])  # "How many GPUs, and how much time"
+    found = tokens(_PUNCTUATION.split(rest, maxsplit=1)[0])  # "How many GPUs, and how much time"
     for n, token in enumerate(found):
         low = token.lower()
         if low in _FOCUS_END or low in in_names or any(c.isdigit() for c in token):

@@ -377,6 +377,28 @@ def test_overlapping_passages_each_give_a_sentence_not_yet_quoted():
     ]
 
 
+def test_what_is_asked_for_must_be_said_of_what_it_is_about(archive):
+    """ "What is the vocabulary size of MiniMax-M1's tokenizer?": DeepSeekMoE's passages give its vocabulary
+    sizes, and MiniMax-M1's title page (which says "context size") is among the passages judged on some CPUs: the
+    names and the numbers are there, and what is asked for is not said of MiniMax-M1 (CI once answered it with
+    DeepSeekMoE's 8K and 100K)."""
+    catalog = archive.catalog
+
+    def passage(paper_id, phrase):
+        cid = next(c for c in catalog.chunk_ids([paper_id]) if catalog.has_phrase(phrase, [c]))
+        return Passage(catalog.chunks([cid])[cid], 1.0)
+
+    title_page = passage("2506.13585", "We introduce MiniMax-M1")
+    vocabulary = passage("2401.06066", "vocabulary size")
+    assert catalog.has_phrase("size", [title_page.chunk.id])  # the premise: half of "vocabulary size" is there
+    assert not catalog.has_phrase("vocabulary", [title_page.chunk.id])
+    found = support(catalog, "What is the vocabulary size of MiniMax-M1's tokenizer?", [vocabulary, title_page])
+    assert not found.ok and found.missing_focus == ["vocabulary"] and found.focus_about == ["MiniMax-M1"]
+    assert found.reason() == 'the passages about "MiniMax-M1" never mention "vocabulary"'
+    # asked of DeepSeekMoE, the same passages answer
+    assert support(catalog, "What is the vocabulary size of DeepSeekMoE's tokenizer?", [vocabulary, title_page]).ok
+
+
 def test_a_name_in_parts_may_have_a_part_on_the_title_page(archive):
     """ "the Moonshot Muon report": Moonshot (the lab) is on the Muon paper's title page, Muon in the passage. A
     passage that says neither part does not mention the name, though its title page holds both; and a part with a
