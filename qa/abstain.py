@@ -12,7 +12,7 @@ judges those; ``support``):
   Moonshot audio model (Kimi-Audio)": the paper says "MoonshotAI" only in URLs): either will do;
 - every number in the question, but those that are part of a name (the 7B of ``MiMo-7B``: the name covers it);
 - what the question asks for: the noun after "how many", "how much", "which" or "what" (the *focus*: "How many
-  **TPUs**", "Which **protein structure prediction benchmark**"), at least half of its words, in one passage that also
+  **TPUs**", "Which **protein structure prediction** benchmark"), at least half of its words, in one passage that also
   mentions one of the question's names; spread over passages they do not count ("How many parameters does
   Grok 3 have?": one passage lists Grok 3 in a benchmark table, others give other models' parameter counts).
   A question about a paper in the archive asks for something the paper never mentions ("How many **seconds**
@@ -73,7 +73,7 @@ _FOCUS_VERBS = words(
     "explains describe describes evaluate evaluates power powers trigger triggers determine determines control "
     "controls prevent prevents avoid avoids encourage encourages discourage discourages motivate motivates combine "
     "combines support supports match matches exceed exceeds surpass surpasses go goes come comes become becomes "
-    "remain remains appear appears emerge emerges"
+    "remain remains appear appears emerge emerges supply supplies provide provides offer offers"
 )
 _ED = re.compile(r"[^e]ed$")  # a verb's past tense ("proposed"; not "need", "seed")
 _PUNCTUATION = re.compile(r"[?!;:,()\[\]]")  # ends what the question asks for (quotes hold a phrase of it)
@@ -92,11 +92,15 @@ _FOCUS_GENERIC = words(
     "share proportion percentage percent ratio ratios amount amounts faster slower larger smaller higher lower "
     "better worse more less times money signal signals strategy strategies mechanism mechanisms trick tricks "
     "design designs choice choices change changes modification modifications measure measures step steps "
-    # what "What is the ... of" asks for without saying what it is about: a size is a number, a name a name
-    "size sizes name names purpose purposes role roles goal goals contribution contributions"
+    # what "What is the ... of" asks for without saying what it is about: a size is a number, a name a name; and
+    # "which benchmarks": the answer names them ("a query from GAIA or AssistantBench")
+    "size sizes name names purpose purposes role roles goal goals contribution contributions benchmark benchmarks"
 )
 
 _NOT_FOCUS = STOP | _FOCUS_GENERIC  # words the focus leaves out
+# A name made an adjective ("GRPO-style clipping", "PPO-based recipes", "R1-Zero-like training"): the paper may say
+# the name alone, and either form will do.
+_ADJECTIVE = re.compile(r"(?<=\w)-(?:style|like|based)$", re.IGNORECASE)
 
 
 @dataclass
@@ -287,9 +291,12 @@ def _mentions(catalog: Catalog, titles: TitlePages, run: list[str], passage: Pas
     its paper ("Moonlight", "Understanding R1-Zero-Like Training": on its title page or in its abstract), or
     in parts, some in its text and the others there."""
     paper = passage.chunk.paper_id
-    return titles.holds(" ".join(run), paper) or _found(
-        catalog, run, [passage.chunk.id], lambda phrase: titles.holds(phrase, paper)
-    )
+    for form in dict.fromkeys((tuple(run), tuple(_ADJECTIVE.sub("", t) for t in run))):
+        if titles.holds(" ".join(form), paper) or _found(
+            catalog, list(form), [passage.chunk.id], lambda phrase: titles.holds(phrase, paper)
+        ):
+            return True
+    return False
 
 
 class TitlePages:

@@ -426,6 +426,17 @@ def test_a_name_in_parts_may_have_a_part_on_the_title_page(archive):
     assert support(catalog, question, [part_two]).missing_names == ["O1 Replication Journey Part 1"]
 
 
+def test_a_name_made_an_adjective_may_be_said_without_its_suffix(archive):
+    """ "Why did MiniMax-M1 replace PPO/GRPO-style token clipping ...?": its paper says "GRPO", never "GRPO-style"."""
+    catalog = archive.catalog
+    cid = next(c for c in catalog.chunk_ids(["2506.13585"]) if catalog.has_phrase("GRPO", [c]))
+    passage = Passage(catalog.chunks([cid])[cid], 1.0)
+    assert not catalog.has_phrase("GRPO style", [cid])  # premise
+    assert mentions(catalog, ["GRPO-style"], passage) and mentions(catalog, ["GRPO-based"], passage)
+    assert not mentions(catalog, ["AlphaFold-style"], passage)
+    assert not mentions(catalog, ["GRPO-free"], passage)  # not an adjective of the name
+
+
 def test_a_name_of_plain_words_is_not_found_word_by_word(archive):
     """A Who&When prompt asks the model to analyse "a segment of a multi-agent conversation" and to say
     "anything": the two words of "Segment Anything" are there, apart, and the name is not. A name of plain words
