@@ -31,6 +31,7 @@ BLIND4 = Path(__file__).resolve().parent / "questions_blind4.json"  # the same w
 BLIND5 = Path(__file__).resolve().parent / "questions_blind5.json"  # the same way, in stop 12
 BLIND6 = Path(__file__).resolve().parent / "questions_blind6.json"  # the same way, run after stop 12's changes
 BLIND7 = Path(__file__).resolve().parent / "questions_blind7.json"  # the same way, 18 why-questions, in stop 18
+BLIND8 = Path(__file__).resolve().parent / "questions_blind8.json"  # the same way, in stop 17 (2026-12-06)
 
 
 def ingest_timed(home: Path, sources: Sequence[Path | str]) -> float:

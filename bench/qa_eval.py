@@ -6,13 +6,13 @@ Without --home the corpus (../shared/corpus/papers beside the checkout) is inges
 home first (the time it took is printed) and the home is deleted afterwards. With --home the archive there is
 only read.
 
-Nine question sets, all written by reading the PDFs: bench/questions.json (ask's rules were calibrated on it),
+Eleven question sets, all written by reading the PDFs: bench/questions.json (ask's rules were calibrated on it),
 bench/questions_heldout.json (written after that calibration; the changes that followed looked at it too),
 bench/questions_fresh.json (written after those, and run once as they stood) and bench/questions_blind.json,
-questions_blind2.json, ... questions_blind6.json (each written later without reading the code or the other sets,
-and run once as the code stood). The "about" of the last seven gives their first run; changes made after it looked
-at their misses. The default runs all nine and
-prints each set's figures, then the pooled report. Categories: number, fact,
+questions_blind2.json, ... questions_blind8.json (each written later without reading the code or the other sets,
+and run once as the code stood). The "about" of the last nine gives their first run; changes made after it looked
+at their misses. The default runs all eleven and prints each set's figures, then the pooled report. Categories:
+number, fact,
 multi (the answer is stated in several papers) and unanswerable. Each answerable question has a natural `ask`
 question, a short `cite_query` (what a user would type into `footnote cite`) and the accepted (paper, pages).
 A returned citation hits when its paper matches and its page is accepted. Figures:
@@ -55,6 +55,7 @@ from common import (
     BLIND5,
     BLIND6,
     BLIND7,
+    BLIND8,
     CORPUS,
     FRESH,
     HELDOUT,
@@ -460,7 +461,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--questions",
         type=Path,
         nargs="+",
-        default=[QUESTIONS, HELDOUT, FRESH, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7],
+        default=[QUESTIONS, HELDOUT, FRESH, BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8],
         help="question sets (JSON); default: questions.json (calibration), questions_heldout.json, "
         "questions_fresh.json and questions_blind*.json (written afterwards, as checks)",
     )
