@@ -92,9 +92,11 @@ _FOCUS_GENERIC = words(
     "share proportion percentage percent ratio ratios amount amounts faster slower larger smaller higher lower "
     "better worse more less times money signal signals strategy strategies mechanism mechanisms trick tricks "
     "design designs choice choices change changes modification modifications measure measures step steps "
-    # what "What is the ... of" asks for without saying what it is about: a size is a number, a name a name; and
-    # "which benchmarks": the answer names them ("a query from GAIA or AssistantBench")
-    "size sizes name names purpose purposes role roles goal goals contribution contributions benchmark benchmarks"
+    # what "What is the ... of" asks for without saying what it is about: a size or a rate is a number, a name a
+    # name ("What dropout rate": the passages about DeepSeek-V3 give learning rates); and "which benchmarks": the
+    # answer names them ("a query from GAIA or AssistantBench")
+    "size sizes rate rates name names purpose purposes role roles goal goals contribution contributions "
+    "benchmark benchmarks"
 )
 
 _NOT_FOCUS = STOP | _FOCUS_GENERIC  # words the focus leaves out

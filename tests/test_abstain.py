@@ -40,6 +40,8 @@ from qa.abstain import _found, focus
         ("What is the vocabulary size of MiniMax-M1's tokenizer?", ["vocabulary"]),
         ("What's the total dollar cost of training DeepSeek-V3?", ["total", "dollar", "cost"]),
         ("What was the rental cost of MiniMax-M1's RL run?", ["rental", "cost"]),
+        # a rate, like a size, is a number: what it is a rate of is what the passages must say
+        ("What dropout rate was used when pre-training DeepSeek-V3?", ["dropout"]),
         ("What is the name of the index the authors propose?", []),
         ("What is the purpose of the shared experts?", []),
         ("What is MiMo-7B's Elo rating?", []),
