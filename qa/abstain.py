@@ -100,9 +100,9 @@ _FOCUS_GENERIC = words(
 )
 
 _NOT_FOCUS = STOP | _FOCUS_GENERIC  # words the focus leaves out
-# A name made an adjective ("GRPO-style clipping", "PPO-based recipes", "R1-Zero-like training"): the paper may say
-# the name alone, and either form will do.
-_ADJECTIVE = re.compile(r"(?<=\w)-(?:style|like|based)$", re.IGNORECASE)
+# A name made an adjective ("GRPO-style clipping", "PPO-based recipes", "R1-Zero-like training"), or negated
+# ("no-CoT guesses": "without any CoT reasoning steps"): the paper may say the name alone, and either form will do.
+_ADJECTIVE = re.compile(r"(?<=\w)-(?:style|like|based)$|^(?:no|non)-(?=\w)", re.IGNORECASE)
 
 
 @dataclass

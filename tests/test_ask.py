@@ -426,7 +426,7 @@ def test_a_name_in_parts_may_have_a_part_on_the_title_page(archive):
     assert support(catalog, question, [part_two]).missing_names == ["O1 Replication Journey Part 1"]
 
 
-def test_a_name_made_an_adjective_may_be_said_without_its_suffix(archive):
+def test_a_name_made_an_adjective_or_negated_may_be_said_alone(archive):
     """ "Why did MiniMax-M1 replace PPO/GRPO-style token clipping ...?": its paper says "GRPO", never "GRPO-style"."""
     catalog = archive.catalog
     cid = next(c for c in catalog.chunk_ids(["2506.13585"]) if catalog.has_phrase("GRPO", [c]))
@@ -435,6 +435,11 @@ def test_a_name_made_an_adjective_may_be_said_without_its_suffix(archive):
     assert mentions(catalog, ["GRPO-style"], passage) and mentions(catalog, ["GRPO-based"], passage)
     assert not mentions(catalog, ["AlphaFold-style"], passage)
     assert not mentions(catalog, ["GRPO-free"], passage)  # not an adjective of the name
+    # "no-CoT guessing attempts": Kimi k1.5 prompts a model "to guess potential answers without any CoT reasoning steps"
+    cid = next(c for c in catalog.chunk_ids(["2501.12599"]) if catalog.has_phrase("without any CoT", [c]))
+    passage = Passage(catalog.chunks([cid])[cid], 1.0)
+    assert not catalog.has_phrase("no CoT", [cid])  # premise
+    assert mentions(catalog, ["no-CoT"], passage) and not mentions(catalog, ["no-RLHF"], passage)
 
 
 def test_a_name_of_plain_words_is_not_found_word_by_word(archive):
