@@ -291,7 +291,8 @@ def mentions(catalog: Catalog, run: list[str], passage: Passage, titles: TitlePa
 def _mentions(catalog: Catalog, titles: TitlePages, run: list[str], passage: Passage) -> bool:
     """Whether the passage mentions the name: in its text, or, when it does not spell it out, as the name of
     its paper ("Moonlight", "Understanding R1-Zero-Like Training": on its title page or in its abstract), or
-    in parts, some in its text and the others there."""
+    in parts, some in its text and the others there; a name made an adjective or negated ("GRPO-style",
+    "no-CoT") either as it is or as the name alone."""
     paper = passage.chunk.paper_id
     for form in dict.fromkeys((tuple(run), tuple(_ADJECTIVE.sub("", t) for t in run))):
         if titles.holds(" ".join(form), paper) or _found(
