@@ -7,14 +7,17 @@ page. Running headers, footers, bare page numbers, the arXiv margin stamp and in
 text are dropped; tables and captions are kept. Headings come from the
 PDF outline when it has one and from the shape of short blocks otherwise.
 
-Speed: reading a page's text into MuPDF (its TextPage) is most of the cost and cannot be cut;
-of the rest, PyMuPDF's "dict" output, a Python dict per span, is the dearest. Most pages are read
-from the much cheaper "blocks" output instead, which gives the same blocks whenever a page has no
-sub-1pt text and no line that "dict" would drop (see ``_blocks_are_exact``).
+Speed: reading a page's text into MuPDF (its TextPage) is most of the cost. Drawing that cannot
+hold text, such as the thousands of marker forms of a scatter plot, is emptied first
+(``ingest.forms``), and each page is read once, page 1's title included. Of the rest, PyMuPDF's
+"dict" output, a Python dict per span, is the dearest. Most pages are read from the much cheaper
+"blocks" output instead, which gives the same blocks whenever a page has no sub-1pt text and no
+line that "dict" would drop (see ``_blocks_are_exact``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import unicodedata
@@ -34,6 +37,8 @@ _SKIPPED = [] if "pymupdf" in sys.modules else [n for n in ("pymupdf.layout", "p
 sys.modules.update(dict.fromkeys(_SKIPPED))
 try:
     import pymupdf
+
+    from ingest.forms import empty_textless_forms
 finally:
     for _name in _SKIPPED:
         if sys.modules.get(_name, 0) is None:
@@ -188,9 +193,8 @@ def _blocks_are_exact(textpage: pymupdf.TextPage, blocks: list[tuple]) -> bool:
     return all(box.x0 < x0 and box.y0 < y0 and x1 < box.x1 and y1 < box.y1 for x0, y0, x1, y1, *_ in blocks)
 
 
-def _page_blocks(page: pymupdf.Page, pno: int) -> list[_Block]:
+def _page_blocks(textpage: pymupdf.TextPage, pno: int) -> list[_Block]:
     """A page's text blocks: from "blocks" where that is exact, else from "dict"."""
-    textpage = page.get_textpage(flags=TEXT_FLAGS)  # MuPDF reads the page once, for either output
     try:
         blocks = textpage.extractBLOCKS()
         exact = _blocks_are_exact(textpage, blocks)
@@ -375,14 +379,19 @@ def _read(doc: pymupdf.Document, label: str, max_pages: int):
     widths: list[float] = []
     skipped: list[int] = []
     big_title = ""
+    forms_seen: set[int] = set()
     for pno in range(1, page_count + 1):
         try:
             page = doc[pno - 1]
+            # Only a saving: a form MuPDF cannot read is left for the page's reading to judge.
+            with contextlib.suppress(Exception):
+                empty_textless_forms(pymupdf.mupdf.pdf_page_from_fz_page(page.this).obj(), forms_seen)
             rect = page.rect
             height, width = rect.height or 792.0, rect.width or 612.0
-            blocks = _page_blocks(page, pno)
+            textpage = page.get_textpage(flags=TEXT_FLAGS)  # MuPDF reads the page once, for every output
+            blocks = _page_blocks(textpage, pno)
             if pno == 1:
-                big_title = _largest_text(page)
+                big_title = _largest_text(textpage, height)
         except Exception:  # one unreadable page never discards the paper
             height, width, blocks = 792.0, 612.0, []
             skipped.append(pno)
@@ -439,18 +448,17 @@ def _assemble(
     )
 
 
-def _largest_text(page: pymupdf.Page) -> str:
+def _largest_text(textpage: pymupdf.TextPage, height: float) -> str:
     """The horizontal lines set in the largest font in the top half of a page (the title, on page 1)."""
     try:
-        clip = (0, 0, page.rect.width, page.rect.height / 2)
-        blocks = page.get_text("dict", flags=TEXT_FLAGS, clip=clip)["blocks"]
+        blocks = textpage.extractDICT()["blocks"]
     except Exception:
         return ""
     lines = [
         (max(span["size"] for span in line["spans"]), clean("".join(span["text"] for span in line["spans"])))
         for block in blocks
         for line in block.get("lines", [])
-        if line["spans"] and line.get("dir", (1, 0)) == (1, 0)
+        if line["spans"] and line.get("dir", (1, 0)) == (1, 0) and line["bbox"][3] <= height / 2
     ]
     lines = [(size, text) for size, text in lines if text and not _ARXIV_STAMP.match(text)]
     if not lines:

@@ -62,7 +62,8 @@ def test_fast_blocks_path_gives_exactly_the_dict_paths_blocks(paper_id):
     (texts and boxes) that the span-level "dict" path gives, the one that can drop sub-1pt spans."""
     with pymupdf.open(pdfs.PAPERS / f"{paper_id}.pdf") as doc:
         for number, page in enumerate(doc, start=1):
-            assert _page_blocks(page, number) == _dict_blocks(page.get_textpage(flags=TEXT_FLAGS), number), number
+            textpage = page.get_textpage(flags=TEXT_FLAGS)
+            assert _page_blocks(textpage, number) == _dict_blocks(textpage, number), number
 
 
 def test_pages_with_invisible_or_dropped_lines_are_read_from_dict():

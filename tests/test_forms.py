@@ -1,0 +1,86 @@
+"""ingest.forms: text-free form XObjects are emptied before MuPDF reads a page, and no text is lost."""
+
+from __future__ import annotations
+
+import pymupdf
+import pytest
+
+from ingest.forms import empty_textless_forms, shows_no_text
+from ingest.parse import TEXT_FLAGS, parse_pdf
+from tests import pdfs
+from tests.pdfs import corpus_ids
+
+MARKER = b"0 -3.5 m\n0.928211 -3.5 1.81853 -3.13122 2.474874 -2.474874 c\nh\nB\n"
+
+
+def _page_obj(page: pymupdf.Page):
+    return pymupdf.mupdf.pdf_page_from_fz_page(page.this).obj()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"BT /F1 10 Tf 0 0 Td (5000) Tj ET",
+        b"BT /F1 10 Tf [<0102> -20 <0304>] TJ ET",  # hex strings only
+        b"q 1 0 0 1 5 5 cm /Fm1 Do Q",  # a form inside may show text
+        b"/Pattern cs /P0 scn 0 0 10 10 re f",  # a pattern cell is a content stream of its own
+        b"/Span <</ActualText (x)>> BDC 0 0 m 1 1 l S EMC",
+        b"/Span /MC0 BDC 0 0 m 1 1 l S EMC",  # ActualText kept in the resources
+    ],
+)
+def test_content_that_may_show_text_is_kept(content):
+    assert not shows_no_text(content)
+
+
+def test_path_only_content_shows_no_text():
+    assert shows_no_text(MARKER)
+    assert shows_no_text(b"q 0.5 w 0 0 1 RG [2 1] 0 d 0 0 m 10 10 l S Q /GS0 gs 1 0 0 rg 0 0 5 5 re f")
+
+
+def test_the_scatter_markers_of_a_plot_page_are_emptied_and_its_text_is_unchanged():
+    """2502.16982 p. 17: four matplotlib plots drawing about 5,000 markers, each an invocation of a small form."""
+    with pymupdf.open(pdfs.PAPERS / "2502.16982.pdf") as doc:
+        before = doc[16].get_text("text", flags=TEXT_FLAGS)
+        assert empty_textless_forms(_page_obj(doc[16]), set()) == 8  # M0 and M1 of each plot
+        page = doc[16]
+        assert page.get_text("text", flags=TEXT_FLAGS) == before
+        assert "5000" in before  # the plots' tick labels, shown by the plot forms, which are kept
+        assert empty_textless_forms(_page_obj(page), set()) == 0  # emptied forms are not text-free forms any more
+
+
+@pytest.mark.parametrize("paper_id", corpus_ids())
+def test_no_page_of_the_corpus_loses_a_character(paper_id):
+    with pymupdf.open(pdfs.PAPERS / f"{paper_id}.pdf") as doc:
+        before = [page.get_text("text", flags=TEXT_FLAGS) for page in doc]
+        seen: set[int] = set()
+        for page in doc:
+            empty_textless_forms(_page_obj(page), seen)
+        assert [page.get_text("text", flags=TEXT_FLAGS) for page in doc] == before
+
+
+def _form_pdf(source_texts: list[str | None]) -> bytes:
+    """A page that shows each source page through a form XObject (show_pdf_page): text, or a drawing only."""
+    src = pymupdf.open()
+    for text in source_texts:
+        page = src.new_page(width=300, height=200)
+        page.draw_circle((150, 100), 40, color=(0, 0, 1), fill=(1, 0, 0))
+        if text:
+            page.insert_text((20, 40), text, fontsize=11)
+    out = pymupdf.open()
+    page = out.new_page()
+    page.insert_text((72, 72), "The body text of the page, long enough to be read as a real paper page. " * 2)
+    for i in range(len(source_texts)):
+        page.show_pdf_page(pymupdf.Rect(72, 120 + 210 * i, 372, 320 + 210 * i), src, i)
+    return out.tobytes()
+
+
+def test_a_form_that_shows_text_keeps_it_and_a_drawing_only_form_is_emptied():
+    data = _form_pdf(["Figure label inside a form", None, "Another label, nested"])
+    with pymupdf.open(stream=data, filetype="pdf") as doc:
+        # show_pdf_page wraps each source page in a form that invokes a second one: three text-free
+        # forms would be the drawing-only page's; the text pages' forms must all stay.
+        assert empty_textless_forms(_page_obj(doc[0]), set()) >= 1
+        text = doc[0].get_text("text", flags=TEXT_FLAGS)
+    assert "Figure label inside a form" in text
+    assert "Another label, nested" in text
+    assert "Figure label inside a form" in parse_pdf(data, name="forms.pdf").text
