@@ -8,9 +8,11 @@ about 5,000 markers) took 0.67 s to read, 40% of the text extraction of all 471 
 A form whose content has no string (no "(" or "<"), invokes nothing ("Do"), paints no pattern
 ("scn"/"SCN", whose cells are content streams of their own) and opens no marked content ("BDC",
 which may carry ActualText) shows no text: every text-showing operator needs a string operand.
-Such forms are emptied in the open document (the file is never written back), which MuPDF then
-skips for the cost of a graphics-state save and restore. The text MuPDF extracts is unchanged,
-character for character (checked on the corpus); the page above reads in 0.13 s.
+Such forms are emptied in the open document (the file is never written back). Their invocations
+("/M0 Do") are then dropped from the forms that make them, outside text objects (BT ... ET, where
+"Do" may not stand and strings may), since even an empty form costs MuPDF a save, a clip and a
+restore. The text MuPDF extracts is unchanged, character for character (checked on the corpus);
+the page above reads in 0.03 s.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def empty_textless_forms(page_obj: mupdf.PdfObj, seen: set[int]) -> int:
 
 
 def _walk(resources: mupdf.PdfObj, seen: set[int]) -> int:
+    """Empty the text-free forms of a resource dictionary, and look inside those that stay."""
     xobjects = mupdf.pdf_dict_get(resources, _XOBJECT)
     if not mupdf.pdf_is_dict(xobjects):
         return 0
@@ -60,10 +63,91 @@ def _walk(resources: mupdf.PdfObj, seen: set[int]) -> int:
         if mupdf.pdf_to_int(mupdf.pdf_dict_get(form, _LENGTH)) <= MAX_FORM_BYTES:
             content = mupdf.pdf_load_stream(form).fz_buffer_extract()
             if content and shows_no_text(content):
-                mupdf.pdf_update_stream(mupdf.pdf_get_bound_document(form), form, mupdf.FzBuffer(0), 0)
+                _replace_content(form, b"")
                 emptied += 1
                 continue
         inner = mupdf.pdf_dict_get(form, _RESOURCES)
         if mupdf.pdf_is_dict(inner):
-            emptied += _walk(inner, seen)
+            inner_emptied = _walk(inner, seen)
+            if inner_emptied:
+                _drop_invocations(form, _empty_names(inner))
+            emptied += inner_emptied
     return emptied
+
+
+def _empty_names(resources: mupdf.PdfObj) -> list[bytes]:
+    """The names under which a resource dictionary holds forms with empty content."""
+    xobjects = mupdf.pdf_dict_get(resources, _XOBJECT)
+    names = []
+    for i in range(mupdf.pdf_dict_len(xobjects)):
+        form = mupdf.pdf_dict_get_val(xobjects, i)
+        if (
+            mupdf.pdf_name_eq(mupdf.pdf_dict_get(form, _SUBTYPE), _FORM)
+            and mupdf.pdf_to_int(mupdf.pdf_dict_get(form, _LENGTH)) == 0
+        ):
+            names.append(mupdf.pdf_to_name(mupdf.pdf_dict_get_key(xobjects, i)).encode("latin-1"))
+    return names
+
+
+def drop_invocations(content: bytes, names: list[bytes]) -> bytes:
+    """``content`` without "/<name> Do" for the given names, outside text objects."""
+    if not names:
+        return content
+    calls = [b"/%s%sDo" % (name, space) for name in names for space in (b" ", b"\n", b"\r\n")]
+    out, pos = [], 0
+    for start, end in _text_objects(content):
+        out.append(_without(content[pos:start], calls))
+        out.append(content[start:end])
+        pos = end
+    out.append(_without(content[pos:], calls))
+    return b"".join(out)
+
+
+def _without(segment: bytes, calls: list[bytes]) -> bytes:
+    for call in calls:
+        segment = segment.replace(call, b"")
+    return segment
+
+
+def _text_objects(content: bytes) -> list[tuple[int, int]]:
+    """Spans from each "BT" operator to the end of its "ET" (to the end of the content if none).
+
+    Strings are not parsed: a string spelling "ET" ends a span early, and an invocation spelled by a later
+    string of the same text object would be dropped from it. Nothing that writes PDFs is known to do both.
+    """
+    spans, pos = [], 0
+    while (start := _operator(content, b"BT", pos)) >= 0:
+        end = _operator(content, b"ET", start + 2)
+        end = len(content) if end < 0 else end + 2
+        spans.append((start, end))
+        pos = end
+    return spans
+
+
+_DELIMITERS = frozenset(b" \t\r\n\f\x00()<>[]{}/%")
+
+
+def _operator(content: bytes, op: bytes, pos: int) -> int:
+    """The offset of the next ``op`` standing as a token of its own, or -1."""
+    while (at := content.find(op, pos)) >= 0:
+        before = content[at - 1] if at else 32
+        after = content[at + 2] if at + 2 < len(content) else 32
+        if before in _DELIMITERS and after in _DELIMITERS:
+            return at
+        pos = at + 1
+    return -1
+
+
+def _drop_invocations(form: mupdf.PdfObj, names: list[bytes]) -> None:
+    if not names:
+        return
+    content = mupdf.pdf_load_stream(form).fz_buffer_extract()
+    kept = drop_invocations(content, names)
+    if len(kept) < len(content):
+        _replace_content(form, kept)
+
+
+def _replace_content(form: mupdf.PdfObj, content: bytes) -> None:
+    """Replace a stream's content in the open document, uncompressed (its /Filter goes)."""
+    buffer = mupdf.fz_new_buffer_from_copied_data(content) if content else mupdf.FzBuffer(0)
+    mupdf.pdf_update_stream(mupdf.pdf_get_bound_document(form), form, buffer, 0)

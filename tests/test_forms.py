@@ -5,7 +5,7 @@ from __future__ import annotations
 import pymupdf
 import pytest
 
-from ingest.forms import empty_textless_forms, shows_no_text
+from ingest.forms import drop_invocations, empty_textless_forms, shows_no_text
 from ingest.parse import TEXT_FLAGS, parse_pdf
 from tests import pdfs
 from tests.pdfs import corpus_ids
@@ -45,7 +45,22 @@ def test_the_scatter_markers_of_a_plot_page_are_emptied_and_its_text_is_unchange
         page = doc[16]
         assert page.get_text("text", flags=TEXT_FLAGS) == before
         assert "5000" in before  # the plots' tick labels, shown by the plot forms, which are kept
+        plots = [xref for xref, name, invoker, _bbox in page.get_xobjects() if invoker == 0]
+        assert len(plots) == 4
+        for xref in plots:  # the emptied markers are no longer invoked at all
+            assert b"/M0 Do" not in doc.xref_stream(xref)
+            assert b"BT" in doc.xref_stream(xref)
         assert empty_textless_forms(_page_obj(page), set()) == 0  # emptied forms are not text-free forms any more
+
+
+def test_invocations_are_dropped_outside_text_objects_only():
+    content = b"q 1 0 0 1 5 5 cm /M0 Do Q\nBT /F1 9 Tf (/M0 Do) Tj ET\n/M0\nDo /M01 Do /M1 Do BT(ET)Tj ET/M0 Do"
+    assert drop_invocations(content, [b"M0"]) == (
+        b"q 1 0 0 1 5 5 cm  Q\nBT /F1 9 Tf (/M0 Do) Tj ET\n /M01 Do /M1 Do BT(ET)Tj ET"
+    )
+    assert drop_invocations(content, []) == content
+    # A text object left open runs to the end: nothing after its BT is touched.
+    assert drop_invocations(b"/M0 Do BT (x) Tj /M0 Do", [b"M0"]) == b" BT (x) Tj /M0 Do"
 
 
 @pytest.mark.parametrize("paper_id", corpus_ids())
