@@ -99,3 +99,26 @@ def test_a_form_that_shows_text_keeps_it_and_a_drawing_only_form_is_emptied():
     assert "Figure label inside a form" in text
     assert "Another label, nested" in text
     assert "Figure label inside a form" in parse_pdf(data, name="forms.pdf").text
+
+
+def test_a_form_mupdf_cannot_decode_costs_nothing_but_itself():
+    """A drawing-only form whose stream is corrupt (MuPDF decodes what it can, with warnings): the page's own
+    text and the other forms' text are read as ever."""
+    data = _form_pdf(["Figure label inside a form", None])
+    with pymupdf.open(stream=data, filetype="pdf") as doc:
+        drawing_only = [
+            xref
+            for xref, _name, invoker, _bbox in doc[0].get_xobjects()
+            if invoker and b"BT" not in (doc.xref_stream(xref) or b"")
+        ]
+        assert drawing_only
+        for xref in drawing_only:
+            doc.update_stream(xref, b"x\x9c not deflate data", compress=False)
+            doc.xref_set_key(xref, "Filter", "/FlateDecode")
+        broken = doc.tobytes()
+    with pymupdf.open(stream=broken, filetype="pdf") as doc:
+        empty_textless_forms(_page_obj(doc[0]), set())
+        assert "Figure label inside a form" in doc[0].get_text("text", flags=TEXT_FLAGS)
+    text = parse_pdf(broken, name="broken-form.pdf").text
+    assert "The body text of the page" in text
+    assert "Figure label inside a form" in text
