@@ -12,7 +12,7 @@ Such forms are emptied in the open document (the file is never written back). Th
 ("/M0 Do") are then dropped from the forms that make them, outside text objects (BT ... ET, where
 "Do" may not stand and strings may), since even an empty form costs MuPDF a save, a clip and a
 restore. The text MuPDF extracts is unchanged, character for character (checked on the corpus);
-the page above reads in 0.03 s.
+the page above reads in 0.03 s, 0.05 s with the rewriting.
 """
 
 from __future__ import annotations
@@ -68,10 +68,8 @@ def _walk(resources: mupdf.PdfObj, seen: set[int]) -> int:
                 continue
         inner = mupdf.pdf_dict_get(form, _RESOURCES)
         if mupdf.pdf_is_dict(inner):
-            inner_emptied = _walk(inner, seen)
-            if inner_emptied:
-                _drop_invocations(form, _empty_names(inner))
-            emptied += inner_emptied
+            emptied += _walk(inner, seen)
+            _drop_invocations(form, _empty_names(inner))  # emptied just now, or earlier under another form
     return emptied
 
 
@@ -131,7 +129,7 @@ def _operator(content: bytes, op: bytes, pos: int) -> int:
     """The offset of the next ``op`` standing as a token of its own, or -1."""
     while (at := content.find(op, pos)) >= 0:
         before = content[at - 1] if at else 32
-        after = content[at + 2] if at + 2 < len(content) else 32
+        after = content[at + len(op)] if at + len(op) < len(content) else 32
         if before in _DELIMITERS and after in _DELIMITERS:
             return at
         pos = at + 1

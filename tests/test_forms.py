@@ -122,3 +122,44 @@ def test_a_form_mupdf_cannot_decode_costs_nothing_but_itself():
     text = parse_pdf(broken, name="broken-form.pdf").text
     assert "The body text of the page" in text
     assert "Figure label inside a form" in text
+
+
+def _plots_sharing_a_marker() -> tuple[pymupdf.Document, list[int]]:
+    """A page invoking two plot forms that both invoke one marker form; returns the document and the plots'
+    object numbers."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "The body text of the page.")
+
+    def form(content: bytes, resources: str = "") -> int:
+        xref = doc.get_new_xref()
+        doc.update_object(xref, f"<</Type/XObject/Subtype/Form/BBox[0 0 100 100]{resources}>>")
+        doc.update_stream(xref, content)
+        return xref
+
+    marker = form(MARKER)
+    plots = [
+        form(b"q 1 0 0 1 %d 10 cm /M0 Do Q 0 0 m 90 90 l S" % x, f"/Resources<</XObject<</M0 {marker} 0 R>>>>")
+        for x in (10, 20)
+    ]
+    page_resources = doc.xref_get_key(page.xref, "Resources")
+    assert page_resources[0] == "xref"
+    resources_xref = int(page_resources[1].split()[0])
+    doc.xref_set_key(resources_xref, "XObject", f"<</P1 {plots[0]} 0 R/P2 {plots[1]} 0 R>>")
+    (contents,) = page.get_contents()
+    doc.update_stream(contents, doc.xref_stream(contents) + b" q /P1 Do Q q /P2 Do Q")
+    return doc, plots
+
+
+def test_a_shared_empty_form_is_dropped_from_every_form_that_invokes_it():
+    """The marker is emptied once, under the first plot; the second plot loses its invocation too."""
+    doc, plots = _plots_sharing_a_marker()
+    with doc:
+        page = doc[0]
+        assert all(b"/M0 Do" in doc.xref_stream(x) for x in plots)
+        assert empty_textless_forms(_page_obj(page), set()) == 1
+        assert [doc.xref_stream(x) for x in plots] == [
+            b"q 1 0 0 1 10 10 cm  Q 0 0 m 90 90 l S",
+            b"q 1 0 0 1 20 10 cm  Q 0 0 m 90 90 l S",
+        ]
+        assert "The body text of the page." in page.get_text("text", flags=TEXT_FLAGS)
