@@ -17,6 +17,8 @@ the page above reads in 0.03 s, 0.05 s with the rewriting.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pymupdf import mupdf
 
 _RESOURCES = mupdf.pdf_new_name("Resources")
@@ -50,14 +52,10 @@ def empty_textless_forms(page_obj: mupdf.PdfObj, seen: set[int]) -> int:
 
 def _walk(resources: mupdf.PdfObj, seen: set[int]) -> int:
     """Empty the text-free forms of a resource dictionary, and look inside those that stay."""
-    xobjects = mupdf.pdf_dict_get(resources, _XOBJECT)
-    if not mupdf.pdf_is_dict(xobjects):
-        return 0
     emptied = 0
-    for i in range(mupdf.pdf_dict_len(xobjects)):
-        form = mupdf.pdf_dict_get_val(xobjects, i)
+    for _name, form in _forms(resources):
         num = mupdf.pdf_to_num(form)
-        if num == 0 or num in seen or not mupdf.pdf_name_eq(mupdf.pdf_dict_get(form, _SUBTYPE), _FORM):
+        if num == 0 or num in seen:
             continue
         seen.add(num)
         if mupdf.pdf_to_int(mupdf.pdf_dict_get(form, _LENGTH)) <= MAX_FORM_BYTES:
@@ -69,22 +67,21 @@ def _walk(resources: mupdf.PdfObj, seen: set[int]) -> int:
         inner = mupdf.pdf_dict_get(form, _RESOURCES)
         if mupdf.pdf_is_dict(inner):
             emptied += _walk(inner, seen)
-            _drop_invocations(form, _empty_names(inner))  # emptied just now, or earlier under another form
+            # Forms emptied just now, or earlier under another form.
+            empty = [name for name, f in _forms(inner) if mupdf.pdf_to_int(mupdf.pdf_dict_get(f, _LENGTH)) == 0]
+            _drop_invocations(form, empty)
     return emptied
 
 
-def _empty_names(resources: mupdf.PdfObj) -> list[bytes]:
-    """The names under which a resource dictionary holds forms with empty content."""
+def _forms(resources: mupdf.PdfObj) -> Iterator[tuple[bytes, mupdf.PdfObj]]:
+    """The form XObjects of a resource dictionary, with the names it gives them."""
     xobjects = mupdf.pdf_dict_get(resources, _XOBJECT)
-    names = []
+    if not mupdf.pdf_is_dict(xobjects):
+        return
     for i in range(mupdf.pdf_dict_len(xobjects)):
         form = mupdf.pdf_dict_get_val(xobjects, i)
-        if (
-            mupdf.pdf_name_eq(mupdf.pdf_dict_get(form, _SUBTYPE), _FORM)
-            and mupdf.pdf_to_int(mupdf.pdf_dict_get(form, _LENGTH)) == 0
-        ):
-            names.append(mupdf.pdf_to_name(mupdf.pdf_dict_get_key(xobjects, i)).encode("latin-1"))
-    return names
+        if mupdf.pdf_name_eq(mupdf.pdf_dict_get(form, _SUBTYPE), _FORM):
+            yield mupdf.pdf_to_name(mupdf.pdf_dict_get_key(xobjects, i)).encode("latin-1"), form
 
 
 def drop_invocations(content: bytes, names: list[bytes]) -> bytes:
