@@ -12,9 +12,9 @@ bench/questions_fresh.json (written after those, and run once as they stood) and
 questions_blind2.json, ... questions_blind8.json (each written later without reading the code or the other sets,
 and run once as the code stood). The "about" of the last nine gives their first run; changes made after it looked
 at their misses. The default runs all eleven and prints each set's figures, then the pooled report. Categories:
-number, fact,
-multi (the answer is stated in several papers) and unanswerable. Each answerable question has a natural `ask`
-question, a short `cite_query` (what a user would type into `footnote cite`) and the accepted (paper, pages).
+number, fact, multi (the answer is stated in several papers) and unanswerable. Each answerable question has a
+natural `ask` question, a short `cite_query` (what a user would type into `footnote cite`) and the accepted
+(paper, pages).
 A returned citation hits when its paper matches and its page is accepted. Figures:
 
 - recall@1 / recall@5 per category, for cite (its matches, best first) and for ask (the citations of its
