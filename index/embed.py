@@ -117,15 +117,25 @@ def _load_tokenizer(path: str):
 
 def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
     """The CPU's feature flags as Linux lists them (empty where there is no /proc/cpuinfo)."""
+    return frozenset(_cpu_field("flags", cpuinfo).split())
+
+
+def cpu_vendor(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU's vendor as Linux lists it ("GenuineIntel", "AuthenticAMD"; empty where it is not listed)."""
+    return _cpu_field("vendor_id", cpuinfo).strip()
+
+
+def _cpu_field(name: str, cpuinfo: Path) -> str:
+    """The value of the first processor's `name` line in /proc/cpuinfo ("" where there is none)."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return frozenset()
+        return ""
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
+        if key.strip() == name:
+            return value
+    return ""
 
 
 def resolve_backend(backend: Choice, flags: frozenset[str] | None = None) -> Backend:

@@ -41,10 +41,13 @@ import numpy as np
 
 from index.embed import token_ids
 
-Variant = Literal["fp32", "int8", "openvino-int8"]
+Variant = Literal["fp32", "int8", "openvino-int8", "openvino-int8-attn"]
 CACHE_VERSION = 2  # bump when the export or quantisation recipe changes
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-_QUANTISED = {"openvino-int8": ", then quantising it with NNCF"}  # said while it is built
+_QUANTISED = {  # said while it is built
+    "openvino-int8": ", then quantising it with NNCF",
+    "openvino-int8-attn": ", then quantising it with NNCF",
+}
 _SMALL = 1 << 20  # files up to this size are hashed by content, larger ones (weights) by size and mtime
 CHECK_TEXTS = (
     "We train the model with group relative policy optimization.",
@@ -132,8 +135,8 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
     """The cached ONNX file of this model and variant, built first if missing (needs torch only then)."""
     root = cache_dir or cache_root()
     folder = root / model_key(model_path)
-    # openvino-int8 is OpenVINO's own format (model-openvino-int8.xml, its weights in the .bin beside it)
-    target = folder / f"model-{variant}{'.xml' if variant == 'openvino-int8' else '.onnx'}"
+    # the openvino-int8 variants are OpenVINO's own format (model-openvino-int8.xml, the weights in the .bin)
+    target = folder / f"model-{variant}{'.xml' if variant.startswith('openvino') else '.onnx'}"
     if target.is_file():
         return target
     failed = target.with_suffix(".failed")  # a quantisation whose result was refused: not tried again
@@ -157,11 +160,11 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
             _write_atomic(fp32, lambda tmp: _export_fp32(Path(model_path), Path(tmp)))
         if variant == "int8":
             _write_atomic(target, lambda tmp: _fuse_and_quantize(Path(model_path), fp32, Path(tmp)))
-        elif variant == "openvino-int8":
+        elif variant in ("openvino-int8", "openvino-int8-attn"):
             from index.embed_openvino import QuantisationRefused, quantize_int8
 
             try:
-                quantize_int8(Path(model_path), fp32, target)
+                quantize_int8(Path(model_path), fp32, target, attention=variant == "openvino-int8-attn")
             except QuantisationRefused as exc:
                 failed.write_text(json.dumps({"reason": str(exc), "nncf": _nncf_version()}) + "\n")
                 raise

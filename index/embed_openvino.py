@@ -1,13 +1,15 @@
 """The exported model (index.embed_onnx's ``model-fp32.onnx``) on OpenVINO, as exported or int8-quantised: the
 default embedding backend ("auto" picks one of the two, index.embed.resolve_backend).
 
-On CPUs with bf16 units (AMX, or AVX-512 BF16: Sapphire Rapids, Zen 4 and later) OpenVINO runs the exported
-model in bf16: about 2.5x onnxruntime int8 per core, 4x torch fp32, and practically exact (cosine to torch fp32
-above 0.9999); on other CPUs in fp32. The int8 model (`OpenVinoInt8Embedder`, cosine 0.993) is faster still
-where the CPU has int8 dot-product units: 1.39x bf16 on a Zen 4 (AVX-512 VNNI), 1.10-1.14x on an Emerald Rapids
-(AMX), and slower than fp32 on a Zen 3 (AVX2 only). The model runs as one stream per core, batches in
-parallel (a query, one batch, runs on one stream). OpenVINO's compiled-model cache sits next to the export
-(``<key>/openvino/``), so a fresh process loads the compiled blob instead of compiling again.
+On CPUs with AMX tiles (Sapphire Rapids and later) OpenVINO runs the exported model in bf16: about 2.5x
+onnxruntime int8 per core, 4x torch fp32, and practically exact (cosine to torch fp32 above 0.9999); so it does
+on AMD's AVX-512 BF16 (Zen 4), 1.85x fp32 there. On other CPUs it runs in fp32, including Intel ones with
+AVX-512 BF16 but no AMX, where OpenVINO's bf16 kernels were 1.6x slower than its fp32 ones
+(`inference_precision`). The int8 model (`OpenVinoInt8Embedder`, cosine 0.993) is faster still where the CPU
+has int8 dot-product units: 1.39x bf16 on a Zen 4 (AVX-512 VNNI), 1.10-1.14x on an Emerald Rapids (AMX), and
+slower than fp32 on a Zen 3 (AVX2 only). The model runs as one stream per core, batches in parallel (a query,
+one batch, runs on one stream). OpenVINO's compiled-model cache sits next to the export (``<key>/openvino/``),
+so a fresh process loads the compiled blob instead of compiling again.
 """
 
 from __future__ import annotations
@@ -18,12 +20,31 @@ import itertools
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from index import embed
 from index.embed_onnx import BatchedEmbedder
+
+# CPU flags (Linux's names) of AMX, bf16 and int8 matrix tiles: where bf16 pays most, and where attention's
+# products stay out of int8 quantisation (see `inference_precision` and `OpenVinoInt8Embedder`).
+AMX_BF16, AMX_INT8 = "amx_bf16", "amx_int8"
+
+
+def inference_precision(flags: frozenset[str], capabilities: Sequence[str], vendor: str = "") -> str:
+    """OpenVINO's precision for what the model does not run in int8: bf16 where it was measured to pay, fp32
+    elsewhere. It pays on AMX tiles, and on AMD's AVX-512 BF16 (Zen 4: bf16 1.85x fp32). An Intel CPU with
+    AVX-512 BF16 but no AMX (the tiles hidden by a virtual machine, or a Cooper Lake) is the other way round: on
+    a Xeon of family 6, model 207 the fp32 export ran 1.6x faster in fp32 than in bf16 (OpenVINO 2026.4, one
+    stream, 16 x 200 tokens), and the int8 model's other parts 1.05x. Where the flags are unknown (no
+    /proc/cpuinfo), OpenVINO's own BF16 capability decides."""
+    if not flags:
+        return "bf16" if "BF16" in capabilities else "f32"
+    if AMX_BF16 in flags or ("avx512_bf16" in flags and vendor == "AuthenticAMD"):
+        return "bf16"
+    return "f32"
 
 
 class OpenVinoEmbedder(BatchedEmbedder):
@@ -43,7 +64,7 @@ class OpenVinoEmbedder(BatchedEmbedder):
         self._model_file()
         core = ov.Core()
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        self.precision = "bf16" if "BF16" in capabilities else "f32"
+        self.precision = inference_precision(embed.cpu_flags(), capabilities, embed.cpu_vendor())
         # One stream (infer request) per core, each on one thread: batches run side by side, which on 2 cores
         # embeds about 1.2x more chunks per second than one request spread over both (bench/embed.py).
         config = {
@@ -88,14 +109,32 @@ class OpenVinoEmbedder(BatchedEmbedder):
 
 class OpenVinoInt8Embedder(OpenVinoEmbedder):
     """The export statically quantised to int8 by NNCF (`quantize_int8`), on OpenVINO: its matrix products run
-    on the CPU's int8 units (AMX-INT8 or AVX-512 VNNI), the rest in bf16 or fp32 as for "openvino"."""
+    on the CPU's int8 units (AMX-INT8 or AVX-512 VNNI), the rest in bf16 or fp32 as for "openvino".
+
+    Which products: on CPUs with AMX, those of the layers (variant "openvino-int8"; attention's own products,
+    queries by keys and weights by values, stay in bf16, where quantising them was measured slower). On the
+    others every one NNCF quantises, attention's queries-by-keys included (variant "openvino-int8-attn"): 1.05x
+    the chunks per second on a Zen 4, 1.09-1.13x on a Xeon without AMX (1.19x there with fp32 for the rest,
+    `inference_precision`), with the same agreement with fp32 (mean cosine 0.9928 against 0.9929 over 512
+    real chunks). Each variant is its own file in the cache."""
 
     backend = "openvino-int8"
     variant = "openvino-int8"
 
-    def __init__(self, model: str, model_path: str, batch_size: int = 64, *, fallback: bool = False, **kw) -> None:
+    def __init__(
+        self,
+        model: str,
+        model_path: str,
+        batch_size: int = 64,
+        *,
+        fallback: bool = False,
+        flags: frozenset[str] | None = None,
+        **kw,
+    ) -> None:
         super().__init__(model, model_path, batch_size, **kw)
         self.fallback = fallback  # chosen by "auto": where the int8 model cannot be built, run "openvino"
+        flags = embed.cpu_flags() if flags is None else flags
+        self.variant = "openvino-int8" if AMX_INT8 in flags else "openvino-int8-attn"
 
     def _model_file(self) -> Path:
         try:
@@ -109,9 +148,9 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
             return super()._model_file()
 
 
-# The products of queries with keys and of attention weights with values: left in bf16/fp32. Quantising them
-# too made attention slower on OpenVINO's CPU plugin (bench/embed.py) and costs accuracy; the names are those of
-# the transformers BERT export, and a model without them simply has every MatMul quantised.
+# The products of queries with keys and of attention weights with values: left in bf16 on CPUs with AMX, where
+# the recipe was chosen (quantising them too was measured slower there); the names are those of the
+# transformers BERT export, and a model without them simply has every MatMul quantised.
 ATTENTION_MATMULS = r".*/attention/self/MatMul(_\d+)?$"
 
 
@@ -122,11 +161,12 @@ class QuantisationRefused(RuntimeError):
     """The quantised model's vectors drifted too far from fp32's; it is not kept."""
 
 
-def quantize_int8(model_path: Path, fp32: Path, target: Path, batch: int = 8) -> None:
+def quantize_int8(model_path: Path, fp32: Path, target: Path, batch: int = 8, *, attention: bool = False) -> None:
     """Quantise the fp32 export with NNCF's post-training quantisation, calibrated on index.calibration's
     texts, and write it as target (.xml, with its .bin) atomically: the .bin is in place before the .xml, whose
-    presence is what marks the model built. Refuses a result whose vectors drift from fp32's (cosine under
-    MIN_COSINE), with QuantisationRefused.
+    presence is what marks the model built. Attention's own products (ATTENTION_MATMULS) are quantised only with
+    `attention`. Refuses a result whose vectors drift from fp32's (cosine under MIN_COSINE), with
+    QuantisationRefused.
 
     The recipe is the one with the smallest worst case over 512 real chunks (bench/embed.py's), cosine to fp32:
     the MIXED preset (int8 weights symmetric per channel, activations asymmetric), no SmoothQuant: mean 0.993,
@@ -165,7 +205,7 @@ def quantize_int8(model_path: Path, fp32: Path, target: Path, batch: int = 8) ->
             model_type=nncf.ModelType.TRANSFORMER,
             preset=nncf.QuantizationPreset.MIXED,
             subset_size=len(feeds),
-            ignored_scope=nncf.IgnoredScope(patterns=[ATTENTION_MATMULS], validate=False),
+            ignored_scope=nncf.IgnoredScope(patterns=[] if attention else [ATTENTION_MATMULS], validate=False),
             advanced_parameters=nncf.AdvancedQuantizationParameters(
                 smooth_quant_alphas=nncf.AdvancedSmoothQuantParameters(matmul=-1.0)
             ),

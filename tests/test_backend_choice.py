@@ -17,11 +17,12 @@ from index.embed import BUNDLED, cpu_flags, default_embedder, resolve_backend
 ZEN3 = "fpu vme sse sse2 ssse3 fma sse4_1 sse4_2 avx f16c avx2 bmi2 sha_ni vaes vpclmulqdq"
 ZEN4 = "fpu sse sse2 avx avx2 avx512f avx512dq avx512bw avx512vl avx512_bf16 avx512vbmi avx512_vnni"
 EMERALD_RAPIDS = "fpu avx2 avx512f avx512bw avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8"
+XEON_NO_AMX = "fpu avx2 avx512f avx512bw avx512_vnni avx512_bf16 avx512_fp16"  # family 6 model 207 in a VM
 
 
-def cpuinfo(tmp_path: Path, flags: str) -> Path:
+def cpuinfo(tmp_path: Path, flags: str, vendor: str = "AuthenticAMD") -> Path:
     file = tmp_path / "cpuinfo"
-    processor = f"processor\t: {{n}}\nvendor_id\t: AuthenticAMD\nflags\t\t: {flags}\nbugs\t\t: sysret_ss_attrs\n\n"
+    processor = f"processor\t: {{n}}\nvendor_id\t: {vendor}\nflags\t\t: {flags}\nbugs\t\t: sysret_ss_attrs\n\n"
     file.write_text(processor.format(n=0) + processor.format(n=1))
     return file
 
@@ -102,7 +103,8 @@ def test_auto_falls_back_to_openvino_where_int8_cannot_be_built(tmp_path, monkey
     assert auto.name == f"{BUNDLED}#openvino" and len(calls) == 1
     assert "cosine to fp32 0.412" in capfd.readouterr().err
     # no int8 model, the refusal, and OpenVINO's compiled-model cache of the fp32 export
-    assert sorted(p.name for p in folder.iterdir()) == ["model-fp32.onnx", "model-openvino-int8.failed", "openvino"]
+    refusal = "model-openvino-int8-attn.failed"  # the variant of a CPU without AMX
+    assert sorted(p.name for p in folder.iterdir()) == ["model-fp32.onnx", refusal, "openvino"]
 
     plain = embed.make_embedder(BUNDLED, 64, "openvino")
     plain.cache_dir = tmp_path
@@ -125,11 +127,44 @@ def test_a_refusal_by_another_nncf_is_tried_again(tmp_path, monkeypatch, record)
     """The refusal is NNCF's: after an upgrade (or from a footnote that kept no version) the quantisation is tried
     again, and its new refusal replaces the record."""
     folder = _cache_with_the_fp32_export(tmp_path)
-    (folder / "model-openvino-int8.failed").write_text(record)
+    (folder / "model-openvino-int8-attn.failed").write_text(record)
     calls = _refusing_quantisation(monkeypatch, "int8 quantisation went wrong (cosine to fp32 0.5)")
     auto = embed.make_embedder(BUNDLED, 64, "auto")
     auto.cache_dir = tmp_path
     auto.embed(["x"])
     assert len(calls) == 1 and auto.name == f"{BUNDLED}#openvino"
-    kept = json.loads((folder / "model-openvino-int8.failed").read_text())
+    kept = json.loads((folder / "model-openvino-int8-attn.failed").read_text())
     assert kept == {"reason": "int8 quantisation went wrong (cosine to fp32 0.5)", "nncf": metadata.version("nncf")}
+
+
+@pytest.mark.parametrize(
+    ("cpu", "vendor", "capabilities", "expected"),
+    [
+        (EMERALD_RAPIDS, "GenuineIntel", ["FP32", "BF16", "INT8"], "bf16"),  # AMX tiles
+        (ZEN4, "AuthenticAMD", ["FP32", "BF16", "INT8"], "bf16"),  # AVX-512 BF16 at twice fp32's rate
+        (XEON_NO_AMX, "GenuineIntel", ["FP32", "BF16", "INT8"], "f32"),  # AVX-512 BF16 slower than fp32
+        (ZEN3, "AuthenticAMD", ["FP32", "INT8"], "f32"),
+        ("", "", ["FP32", "BF16"], "bf16"),  # nothing known: OpenVINO's capability decides
+        ("", "", ["FP32"], "f32"),
+    ],
+)
+def test_openvino_runs_bf16_only_where_it_pays(tmp_path, cpu, vendor, capabilities, expected):
+    from index.embed import cpu_vendor
+    from index.embed_openvino import inference_precision
+
+    file = cpuinfo(tmp_path, cpu, vendor)
+    assert cpu_vendor(file) == vendor
+    assert inference_precision(cpu_flags(file), capabilities, cpu_vendor(file)) == expected
+
+
+def test_the_loaded_model_runs_at_the_precision_chosen_for_this_cpu():
+    import openvino as ov
+
+    from index.embed_openvino import inference_precision
+
+    embedder = embed.make_embedder(BUNDLED, 64, "openvino")
+    embedder.embed(["x"])
+    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    expected = inference_precision(cpu_flags(), capabilities, embed.cpu_vendor())
+    compiled = embedder._request.get_compiled_model().get_property("INFERENCE_PRECISION_HINT")
+    assert embedder.precision == expected and compiled == {"bf16": ov.Type.bf16, "f32": ov.Type.f32}[expected]

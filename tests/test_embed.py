@@ -74,6 +74,53 @@ def test_vectors_agree_with_torch_fp32(backend, min_cosine, passages, reference)
             assert ours[0] == theirs[0] and len(set(ours) & set(theirs)) >= 4, (ours, theirs)
 
 
+def _quantised_attention(model_file: Path) -> int:
+    """How many of attention's own products (queries by keys, weights by values) take int8 inputs, that is,
+    have a FakeQuantize upstream of each input through the reshapes and transposes between them."""
+    import re
+
+    import openvino as ov
+
+    from index.embed_openvino import ATTENTION_MATMULS
+
+    def quantised(node, depth: int = 0) -> bool:
+        kind = node.get_type_name()
+        if kind == "FakeQuantize":
+            return True
+        if depth > 4 or kind not in ("Reshape", "Transpose", "Multiply", "Divide", "Convert"):
+            return False
+        return any(quantised(i.get_source_output().get_node(), depth + 1) for i in node.inputs())
+
+    model = ov.Core().read_model(str(model_file))
+    products = [
+        op
+        for op in model.get_ops()
+        if op.get_type_name() == "MatMul" and re.match(ATTENTION_MATMULS, op.get_friendly_name())
+    ]
+    assert len(products) == 12  # two per layer, six layers: the names still match the export
+    return sum(all(quantised(i.get_source_output().get_node()) for i in op.inputs()) for op in products)
+
+
+@pytest.mark.parametrize(
+    ("flags", "variant"),
+    [
+        (frozenset({"avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"}), "openvino-int8"),
+        (frozenset({"avx512_vnni", "avx512_bf16"}), "openvino-int8-attn"),
+    ],
+)
+def test_int8_quantises_attention_only_without_amx(flags, variant, passages, reference):
+    """With AMX, attention's products stay out of int8 (they run in bf16 on the tiles); without it they are
+    quantised too. Either model, whichever CPU the tests run on, agrees with torch fp32 as the backend must."""
+    from index.embed_openvino import OpenVinoInt8Embedder
+
+    embedder = OpenVinoInt8Embedder(BUNDLED, resolve_model_path(BUNDLED), flags=flags)
+    docs = embedder.embed(passages)
+    assert embedder.variant == variant and embedder.model_file.name == f"model-{variant}.xml"
+    assert (_quantised_attention(embedder.model_file) > 0) == (variant == "openvino-int8-attn")
+    cosine = np.sum(docs * reference[0], axis=1)
+    assert cosine.min() >= 0.96 and cosine.mean() >= 0.985, (float(cosine.min()), float(cosine.mean()))
+
+
 def test_batching_and_order_do_not_change_vectors(passages):
     """Sorting by length and padding within a batch give each text the vector it gets alone (fp32 runtime)."""
     embedder = make_embedder(BUNDLED, 7, "onnx")
@@ -134,7 +181,7 @@ def test_openvino_int8_is_quantised_once_and_reused(monkeypatch):
     vector = first.embed(["sparse attention over blocks of the context"])
     folder = first.model_file.parent
     names = {p.name for p in folder.iterdir()}
-    assert {"model-fp32.onnx", "model-openvino-int8.xml", "model-openvino-int8.bin"} <= names
+    assert {"model-fp32.onnx", f"model-{first.variant}.xml", f"model-{first.variant}.bin"} <= names
     assert not [n for n in names if n.startswith(".")], names
 
     def no_quantising(*args, **kwargs):
