@@ -101,6 +101,7 @@ def measure(backends: list[str], texts: list[str], batch: int, repeat: int) -> l
                 "cpu_s": min(cpus[backend]),
                 "chunks_per_cpu_s": len(texts) / min(cpus[backend]),
                 "precision": getattr(embedder, "precision", None),
+                "variant": getattr(embedder, "variant", None),  # the cached model file it runs
                 "vectors": vectors[backend],
                 "queries": embedder.embed(list(QUERIES)),
             }
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['backend']:<14} {r['chunks_per_s']:9.1f} {r['median_chunks_per_s']:7.1f} "
             f"{r['speed_vs_first']:13.2f}x {r['tokens_per_s']:9,.0f} {r['embed_s']:8.2f} "
             f"{r['chunks_per_cpu_s']:13.1f} {r['load_s']:7.2f}  {r['name']}"
-            + (f" ({r['precision']})" if r["precision"] else "")
+            + (f" ({', '.join(x for x in (r['variant'], r['precision']) if x)})" if r["precision"] else "")
         )
     if pairs:
         print(f"\n{'agreement':<22} {'cos mean':>8} {'cos p1':>8} {'cos min':>8} {'top-10 overlap':>15}")
