@@ -4,11 +4,12 @@ Backends (Settings.index.embedding_backend):
 
 - "auto" (the default): "openvino-int8" on CPUs with int8 dot-product units (AVX-512 VNNI or AMX-INT8, as
   /proc/cpuinfo lists them) when NNCF is installed, else "openvino" (`resolve_backend`);
-- "openvino": the model exported to ONNX, run by OpenVINO, in bf16 where the CPU has bf16 matrix units
-  (index.embed_openvino), else fp32;
+- "openvino": the model exported to ONNX, run by OpenVINO, in bf16 where that pays (AMX tiles, AMD's AVX-512
+  BF16; index.embed_openvino.inference_precision), else fp32;
 - "openvino-int8": the export statically quantised to int8 by NNCF (once per machine, calibrated on
-  index.calibration's texts), on OpenVINO; 1.39x "openvino" on an AMD Zen 4 (AVX-512 VNNI), 1.10-1.14x on an
-  Intel Emerald Rapids (AMX), slower on a Zen 3 without VNNI (bench/embed.py); cosine to it 0.993;
+  index.calibration's texts; attention's queries-by-keys too on CPUs without AMX), on OpenVINO; 1.39x
+  "openvino" on an AMD Zen 4 (AVX-512 VNNI), 1.10-1.14x on an Intel Emerald Rapids (AMX), slower on a Zen 3
+  without VNNI (bench/embed.py); cosine to it 0.993;
 - "onnx-int8" / "onnx": the same export on onnxruntime, int8-quantised or fp32 (index.embed_onnx);
 - "torch": sentence-transformers on torch.
 

@@ -184,7 +184,7 @@ def test_a_name_the_k_passages_lack_is_looked_for_below_them(archive, paper_pdf,
     retriever, query = Retriever(archive), Query(question, k=archive.settings.qa.pool, route=True)
     pool = retriever.search(query)
     first = [c.passage for c in _distinct(rank_sentences(archive, question, pool, retriever.named(query)), k)]
-    assert [" ".join(run) for run in unnamed(archive.catalog, question, first)] == [name]  # premise
+    assert name in [" ".join(run) for run in unnamed(archive.catalog, question, first)]  # premise
     answer = ask(archive, question)
     assert not answer.abstained
     check_answer(answer, paper_pdf)
