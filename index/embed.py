@@ -128,15 +128,23 @@ def cpu_vendor(cpuinfo: Path = CPUINFO) -> str:
 
 def _cpu_field(name: str, cpuinfo: Path) -> str:
     """The value of the first processor's `name` line in /proc/cpuinfo ("" where there is none)."""
+    return _cpu_fields(cpuinfo).get(name, "")
+
+
+@functools.cache
+def _cpu_fields(cpuinfo: Path) -> dict[str, str]:
+    """Each field of /proc/cpuinfo at its first occurrence (the first processor's), read once per process:
+    choosing the backend, the int8 recipe and the precision all ask, and on a machine of many cores the file
+    is large and slow to generate. Empty where it cannot be read."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return ""
+        return {}
+    fields: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == name:
-            return value
-    return ""
+        fields.setdefault(key.strip(), value)
+    return fields
 
 
 def resolve_backend(backend: Choice, flags: frozenset[str] | None = None) -> Backend:
