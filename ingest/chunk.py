@@ -87,21 +87,39 @@ def _nltk_without_init():
             del sys.modules[name]
 
 
+# A line (a text block of the page) that opens a footnote ("*Equal contribution ...", "†Work done at ...") begins a
+# sentence, whatever the line before it ends with: a column often ends mid-sentence above the page's footnotes
+# ("... across various domains, includ" + "*Equal contribution 1Pennsylvania State University ...").
+_OPENS_SENTENCE = re.compile(r"\n(?=[*†‡§¶]\s?[A-Z])")
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence (start, end) offsets in ``text``; long table-like runs are cut at line breaks."""
+    """Sentence (start, end) offsets in ``text``; a line that opens a footnote begins a sentence, and long
+    table-like runs are cut at line breaks."""
     spans: list[tuple[int, int]] = []
-    for start, end in sentence_tokenizer().span_tokenize(text):
-        if end - start > 600 and "\n" in text[start:end]:
-            pos = start
-            for m in re.finditer(r"\n", text[start:end]):
-                cut = start + m.start()
-                if cut - pos >= 200:
-                    spans.append((pos, cut))
-                    pos = cut + 1
-            spans.append((pos, end))
-        else:
-            spans.append((start, end))
+    for sentence in sentence_tokenizer().span_tokenize(text):
+        for start, end in _at_openers(text, *sentence):
+            if end - start > 600 and "\n" in text[start:end]:
+                pos = start
+                for m in re.finditer(r"\n", text[start:end]):
+                    cut = start + m.start()
+                    if cut - pos >= 200:
+                        spans.append((pos, cut))
+                        pos = cut + 1
+                spans.append((pos, end))
+            else:
+                spans.append((start, end))
     return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _at_openers(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The span cut before each line in it that opens a footnote (the line break left out)."""
+    pieces = []
+    for m in _OPENS_SENTENCE.finditer(text, start, end):
+        pieces.append((start, m.start()))
+        start = m.end()
+    pieces.append((start, end))
+    return pieces
 
 
 def approx_tokens(texts: Sequence[str]) -> list[int]:
