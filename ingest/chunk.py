@@ -91,6 +91,9 @@ def _nltk_without_init():
 # sentence, whatever the line before it ends with: a column often ends mid-sentence above the page's footnotes
 # ("... across various domains, includ" + "*Equal contribution 1Pennsylvania State University ...").
 _OPENS_SENTENCE = re.compile(r"\n(?=[*†‡§¶]\s?[A-Z])")
+# How a footnote's line begins: a marker right before a capital ("*Equal contribution", "† Corresponding author");
+# "* Accuracy" with a space is more likely a bullet.
+FOOTNOTE = re.compile(r"(?:\*|[†‡§¶]\s?)(?=[A-Z])")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

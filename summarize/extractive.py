@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from footnote.types import Passage
+from ingest.chunk import FOOTNOTE
 from summarize.sections import Topic
 from summarize.verify import Draft, extract_numbers, passage_sentences
 
@@ -81,6 +82,8 @@ def pick_sentences(
     for rank, passage in enumerate(passages):
         chunk = passage.chunk
         for sentence in passage_sentences(passage, page_offsets[chunk.paper_id]):
+            if FOOTNOTE.match(sentence.text):
+                continue  # a footnote ("*Equal contribution 1Pennsylvania State University ...") says who, not what
             text = sentence.text.lstrip("•·-–* ").strip()
             if not _looks_like_prose(text, max_chars) or not topic.cue.search(text):
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -51,6 +52,23 @@ def test_masking_is_never_invented(digests):
         assert all("mask" in s["text"].lower() for s in masking)
         if not masking:
             assert "masking" in setup["missing_labels"]
+
+
+def test_no_statement_is_a_footnote_or_half_a_sentence(digests):
+    """The digest in the README quoted 2505.00212's first footnote run on from the sentence above it ("... across
+    various domains, includ *Equal contribution 1Pennsylvania State University ...") and half of a sentence cut
+    after "et al." ("(2024a), compared to models fine-tuned on SWE-smith.")."""
+    _, out = digests
+    for lang in ("ko", "en"):
+        texts = [
+            s["text"]
+            for paper in out[lang].to_json()["papers"]
+            for section in paper["sections"]
+            for s in section["statements"]
+        ]
+        assert texts
+        assert not [t for t in texts if "Equal contribution" in t or "Correspondence to" in t]
+        assert not [t for t in texts if re.match(r"\(\d{4}[a-z]?\)", t)]
 
 
 def test_headings_follow_the_language(digests):
