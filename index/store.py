@@ -11,6 +11,7 @@ import contextlib
 import functools
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -174,7 +175,8 @@ class ChromaStore:
         write of its index on, every process searches the same graph."""
         hnsw = (self.collection.configuration_json or {}).get("hnsw") or {}
         if hnsw and hnsw.get("sync_threshold") != self.HNSW["sync_threshold"]:
-            self.collection.modify(configuration={"hnsw": {"sync_threshold": self.HNSW["sync_threshold"]}})
+            configuration = {"hnsw": {"sync_threshold": self.HNSW["sync_threshold"]}}
+            _while_locked(lambda: self.collection.modify(configuration=configuration))
 
     def _message(self, where: str, exc: BaseException) -> str:
         text = " ".join(str(exc).split()) or type(exc).__name__
@@ -338,6 +340,24 @@ def _where(paper_ids: Sequence[str] | None, excluded: set[str], include_kinds: S
     if excluded:
         clauses.append({"kind": {"$nin": sorted(excluded)}})
     return clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None)
+
+
+LOCKED_TRIES = 6  # waits of 0.05, 0.1, 0.2, 0.4 and 0.8 s between them
+
+
+def _while_locked(call: Callable[[], T], tries: int = LOCKED_TRIES, wait_s: float = 0.05) -> T:
+    """Run a write to embedded Chroma's SQLite again while it answers "database is locked". Chroma's own
+    connections can collide: right after a collection is made, changing its configuration failed so about once in
+    200 tries (the lock held by another of Chroma's connections, and SQLite answering at once rather than
+    waiting). Other errors, and the lock outlasting the tries, are raised."""
+    for attempt in range(tries - 1):
+        try:
+            return call()
+        except Exception as exc:
+            if "database is locked" not in str(exc):
+                raise
+            time.sleep(wait_s * 2**attempt)
+    return call()
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -140,3 +140,63 @@ def test_a_store_made_with_chromas_defaults_is_set_to_write_its_index_as_often(t
     )
     hnsw, wanted = found
     assert hnsw["sync_threshold"] == wanted["sync_threshold"] == 100 and hnsw["space"] == "cosine"
+
+
+def _old_collection(home) -> None:
+    """A collection made the way Chroma makes one by default, as homes were before ChromaStore.HNSW."""
+    import chromadb
+    from chromadb.config import Settings
+
+    client = chromadb.PersistentClient(path=str(home / "chroma"), settings=Settings(anonymized_telemetry=False))
+    client.create_collection("footnote_chunks", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+
+
+def _failing_modify(monkeypatch, errors: list[Exception]) -> list[int]:
+    """Chroma's Collection.modify raising ``errors`` one by one, then doing its work; returns the calls made."""
+    from chromadb.api.models.Collection import Collection
+
+    real, calls = Collection.modify, []
+
+    def modify(self, *args, **kwargs):
+        calls.append(1)
+        if errors:
+            raise errors.pop(0)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "modify", modify)
+    return calls
+
+
+def _locked():
+    from chromadb.errors import InternalError
+
+    return InternalError("Database error: error returned from database: (code: 5) database is locked")
+
+
+@pytest.mark.filterwarnings("ignore:legacy embedding function config")
+def test_a_database_locked_while_settling_is_tried_again(tmp_path, monkeypatch):
+    """Right after a collection was made, Chroma's SQLite answered "database is locked" to the change of its
+    configuration about once in 200 tries (twice in the suite, in the test above): the change is tried again."""
+    from index.store import ChromaStore
+
+    _old_collection(tmp_path)
+    calls = _failing_modify(monkeypatch, [_locked(), _locked()])
+    store = ChromaStore(tmp_path)
+    assert len(calls) == 3
+    assert store.collection.configuration_json["hnsw"]["sync_threshold"] == ChromaStore.HNSW["sync_threshold"]
+
+
+@pytest.mark.filterwarnings("ignore:legacy embedding function config")
+def test_other_errors_and_a_lock_that_stays_are_not_hidden(tmp_path, monkeypatch):
+    from footnote.errors import ArchiveError
+    from index.store import LOCKED_TRIES, ChromaStore
+
+    _old_collection(tmp_path)
+    calls = _failing_modify(monkeypatch, [ValueError("bad configuration")])
+    with pytest.raises(ArchiveError, match="bad configuration"):
+        ChromaStore(tmp_path)
+    assert len(calls) == 1
+    calls = _failing_modify(monkeypatch, [_locked() for _ in range(LOCKED_TRIES)])
+    with pytest.raises(ArchiveError, match=r"^Chroma at .*chroma: .*database is locked$"):
+        ChromaStore(tmp_path)
+    assert len(calls) == LOCKED_TRIES
