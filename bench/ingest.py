@@ -1,6 +1,6 @@
 """Ingest benchmark: footnote's pipeline, stage by stage, against LlamaIndex's default pipeline.
 
-    python bench/ingest.py [--papers N] [--skip-baseline] [--json] [--corpus DIR]
+    python bench/ingest.py [--papers N] [--skip-baseline] [--rounds N] [--json] [--corpus DIR]
 
 Three runs, each in its own subprocess (so each peak RSS is its own) and each in a fresh temporary home:
 
@@ -14,6 +14,11 @@ Three runs, each in its own subprocess (so each peak RSS is its own) and each in
    VectorStoreIndex.from_documents. pypdf extracts lone surrogates from some papers, which Chroma cannot store,
    so the documents' text is cleaned (lone surrogates dropped) before indexing.
 
+With ``--rounds N`` (N > 1) runs 2 and 3 are repeated N times, in alternating order (footnote then LlamaIndex,
+then LlamaIndex then footnote, ...), and the median of the N ratios is printed beside each round's: this machine's
+speed drifts by ±20% within minutes, and one pair measured minutes apart can land on either side of a drift.
+The figures of the first round stay where a single run puts them.
+
 See bench/README.md for the packages the baseline needs.
 """
 
@@ -26,6 +31,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -447,6 +453,16 @@ def render(figures: dict) -> str:
         )
     else:
         lines.append("speed: no ratio (baseline not run)")
+    if figures.get("rounds"):
+        lines.append(f"rounds (end to end, order alternating; the first is the one above): {len(figures['rounds'])}")
+        for n, r in enumerate(figures["rounds"], start=1):
+            pair = f"footnote {r['footnote_s']:.2f} s" if r["footnote_s"] else "footnote failed"
+            if r["baseline_s"]:
+                pair += f", LlamaIndex {r['baseline_s']:.2f} s"
+            first = "footnote first" if r["order"][0] == "pipeline" else "LlamaIndex first"
+            lines.append(f"  {n}. {pair}" + (f": {r['speedup']:.2f}x" if r["speedup"] else "") + f" ({first})")
+        if figures.get("speedup_median"):
+            lines.append(f"speed over {len(figures['rounds'])} rounds: median {figures['speedup_median']:.2f}x")
     return "\n".join(lines)
 
 
@@ -454,6 +470,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--papers", type=int, default=None, metavar="N", help="only the first N PDFs (sorted)")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the LlamaIndex baseline")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="end-to-end pairs (footnote, LlamaIndex) to run, in alternating order; the median ratio is printed",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"PDF folder (default {DEFAULT_CORPUS})")
     parser.add_argument("--worker", choices=("stages", "pipeline", "baseline"), help=argparse.SUPPRESS)
@@ -461,6 +484,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.papers is not None and args.papers < 1:
         parser.error("--papers must be at least 1")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.worker:
         worker_main(args)
         return 0
@@ -478,24 +503,42 @@ def main() -> int:
         "corpus_mib": sum(p.stat().st_size for p in pdfs) / 2**20,
         "cpus": os.cpu_count(),
         "footnote_stages": spawn("stages", args),
-        "footnote_pipeline": spawn("pipeline", args),
+        "footnote_pipeline": None,
         "baseline": None,
         "speedup": None,
     }
-    if not args.skip_baseline:
-        missing = missing_baseline_packages()
-        if missing:
-            reason = f"baseline packages missing ({', '.join(missing)}); install them with: {baseline_pip_command()}"
-            print(f"baseline skipped: {reason}", file=sys.stderr)
-            figures["baseline"] = {"skipped": reason}
-        else:
-            figures["baseline"] = spawn("baseline", args)
-    pl, bl = figures["footnote_pipeline"], figures["baseline"]
-    if bl and "total_s" in bl and "total_s" in pl:
-        figures["speedup"] = ratio(bl["total_s"], pl["total_s"])
+    baseline = not args.skip_baseline
+    if baseline and (missing := missing_baseline_packages()):
+        reason = f"baseline packages missing ({', '.join(missing)}); install them with: {baseline_pip_command()}"
+        print(f"baseline skipped: {reason}", file=sys.stderr)
+        figures["baseline"] = {"skipped": reason}
+        baseline = False
+    rounds = []
+    for n in range(args.rounds):
+        order = ["pipeline", "baseline"] if n % 2 == 0 else ["baseline", "pipeline"]
+        ran = {worker: spawn(worker, args) for worker in order if worker == "pipeline" or baseline}
+        pl, bl = ran["pipeline"], ran.get("baseline")
+        rounds.append(
+            {
+                "order": [w for w in order if w in ran],
+                "footnote_s": pl.get("total_s"),
+                "baseline_s": bl.get("total_s") if bl else None,
+                "speedup": ratio(bl["total_s"], pl["total_s"]) if bl and "total_s" in bl and "total_s" in pl else None,
+            }
+        )
+        if n == 0:
+            figures["footnote_pipeline"] = pl
+            if bl:
+                figures["baseline"] = bl
+            figures["speedup"] = rounds[0]["speedup"]
+    if args.rounds > 1:
+        figures["rounds"] = rounds
+        speedups = [r["speedup"] for r in rounds if r["speedup"]]
+        figures["speedup_median"] = statistics.median(speedups) if speedups else None
 
     print(json.dumps(figures, indent=2) if args.json else render(figures))
     failed = any(isinstance(v, dict) and "error" in v for v in figures.values())
+    failed = failed or any(r["footnote_s"] is None for r in rounds)
     return 1 if failed else 0
 
 
