@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 stdout = Console(soft_wrap=True)
@@ -15,27 +16,39 @@ def ingest_table(report) -> None:
     table.add_column("pages", justify="right")
     table.add_column("chunks", justify="right")
     for pid in report.ingested:
-        table.add_row(pid, "ingested", str(report.pages.get(pid, "")), str(report.chunks.get(pid, "")))
+        table.add_row(escape(pid), "ingested", str(report.pages.get(pid, "")), str(report.chunks.get(pid, "")))
     for pid in report.skipped:
-        table.add_row(pid, "already in the archive", "", "")
+        table.add_row(escape(pid), "already in the archive", "", "")
     for failure in report.failed:
-        table.add_row(failure["source"], f"failed: {failure['error']}", "", "")
+        table.add_row(escape(failure["source"]), escape(f"failed: {failure['error']}"), "", "")
     stdout.print(table)
     stdout.print(f"{len(report.ingested)} ingested, {len(report.skipped)} skipped, {len(report.failed)} failed")
 
 
+TITLE_CHARS = 80  # a longer title is cut at a word, with "…"
+
+
+def short_title(title: str, limit: int = TITLE_CHARS) -> str:
+    """The title, or its first words within ``limit`` characters and "…"."""
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1].rsplit(" ", 1)[0] if " " in title[: limit - 1] else title[: limit - 1]
+    return cut.rstrip(" ,:;–-") + "…"
+
+
 def papers_table(records) -> None:
-    table = Table(title=f"{len(records)} papers")
+    # Cells are rich markup: a title's "[CLS]" or "[/]" is escaped, or it would vanish (or fail) as a tag.
+    table = Table(title=f"{len(records)} paper{'' if len(records) == 1 else 's'}")
     for column in ("id", "title", "pages", "chunks", "ingested"):
         table.add_column(column, justify="right" if column in ("pages", "chunks") else "left")
     for r in records:
-        table.add_row(r.id, r.title[:80], str(r.pages), str(r.chunks), (r.ingested_at or "")[:19])
+        table.add_row(
+            escape(r.id), escape(short_title(r.title)), str(r.pages), str(r.chunks), (r.ingested_at or "")[:19]
+        )
     stdout.print(table)
 
 
 def _marked(quote: str, span) -> str:
-    from rich.markup import escape
-
     if not span:
         return escape(quote)
     start, end = span
@@ -46,18 +59,17 @@ def _marked(quote: str, span) -> str:
 
 def matches_text(query: str, matches) -> None:
     if not matches:
-        stdout.print(f"No passage in the archive states {query!r}.")
+        stdout.print(f"No passage in the archive states {query!r}.", markup=False, highlight=False)
         return
     for n, m in enumerate(matches, start=1):
-        stdout.print(f"[bold]{n}. {m.paper_id}[/] p. {m.page} · {m.section} · score {m.score:.3f}", highlight=False)
+        head = f"{escape(m.paper_id)}[/] p. {m.page} · {escape(m.section)} · score {m.score:.3f}"
+        stdout.print(f"[bold]{n}. {head}", highlight=False)
         stdout.print(f"   {m.title}", style="dim", highlight=False, markup=False)
         stdout.print(f"   “{_marked(m.quote, m.span)}”", highlight=False)
         stdout.print(f"   https://arxiv.org/pdf/{m.paper_id}#page={m.page}", style="dim", markup=False)
 
 
 def answer_text(answer) -> None:
-    from rich.markup import escape
-
     if answer.abstained:
         stdout.print("Not found in the archive.", highlight=False)
         if answer.note:

@@ -1,0 +1,89 @@
+"""The terminal tables and lists: what a paper says is printed as it is, never read as rich markup."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from footnote.render import TITLE_CHARS, answer_text, ingest_table, matches_text, papers_table, short_title
+
+BRACKETS = "Why [CLS] and [bold] tokens matter [/] in [/x] ViTs"
+
+
+def record(title: str, paper_id: str = "2501.00001") -> SimpleNamespace:
+    return SimpleNamespace(id=paper_id, title=title, pages=3, chunks=4, ingested_at="2026-12-07T10:00:00.123456")
+
+
+def test_a_title_with_brackets_is_listed_whole(capsys):
+    papers_table([record(BRACKETS)])
+    raw = capsys.readouterr().out
+    out = " ".join(raw.split())  # the table wraps the title over lines
+    for piece in ("[CLS]", "[bold]", "[/]", "[/x]"):
+        assert piece in out
+    assert "1 paper" in raw and "1 papers" not in raw
+
+
+def test_the_count_of_papers_agrees_with_its_noun(capsys):
+    papers_table([record("One"), record("Two", "2501.00002")])
+    assert "2 papers" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Short title", "Short title"),
+        ("x" * TITLE_CHARS, "x" * TITLE_CHARS),
+        (
+            "DeepSeekMoE: Towards Ultimate Expert Specialization in Mixture-of-Experts Language Models",
+            "DeepSeekMoE: Towards Ultimate Expert Specialization in Mixture-of-Experts…",
+        ),
+        ("y" * (TITLE_CHARS + 5), "y" * (TITLE_CHARS - 1) + "…"),
+    ],
+)
+def test_a_long_title_is_cut_at_a_word_and_says_so(title, expected):
+    short = short_title(title)
+    assert short == expected
+    assert len(short) <= TITLE_CHARS
+
+
+def test_an_ingest_failure_naming_brackets_is_printed_whole(capsys):
+    report = SimpleNamespace(
+        ingested=["2501.00001"],
+        skipped=[],
+        failed=[{"source": "in/[draft].pdf", "error": "in/[draft].pdf: not a PDF (starts with b'[x]')"}],
+        pages={"2501.00001": 3},
+        chunks={"2501.00001": 4},
+    )
+    ingest_table(report)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "[draft]" in out and "b'[x]'" in out
+
+
+def test_a_match_whose_section_has_brackets_is_printed_whole(capsys):
+    match = SimpleNamespace(
+        paper_id="2501.00001",
+        page=2,
+        section="3 Method [sketch]",
+        score=0.5,
+        title="A [bold] title",
+        quote="It reaches 85.2% on [val].",
+        span=(11, 16),
+    )
+    matches_text("85.2%", [match])
+    out = capsys.readouterr().out
+    assert "3 Method [sketch]" in out and "A [bold] title" in out and "[val]" in out
+    matches_text("[red]nothing[/red]", [])
+    assert "'[red]nothing[/red]'" in capsys.readouterr().out
+
+
+def test_an_answer_with_brackets_is_printed_whole(capsys):
+    citation = SimpleNamespace(paper_id="2501.00001", page=4)
+    answer = SimpleNamespace(
+        abstained=False,
+        statements=[SimpleNamespace(text="The [CLS] token is pooled.", citations=[citation])],
+        note="",
+    )
+    answer_text(answer)
+    out = capsys.readouterr().out
+    assert "The [CLS] token is pooled." in out and "[2501.00001 p. 4]" in out
