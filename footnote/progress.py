@@ -16,7 +16,7 @@ class RichProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
+            TextColumn("{task.fields[status]}", markup=False),  # a file name is not markup
             console=stderr,
             transient=True,
             disable=not stderr.is_terminal,
