@@ -165,9 +165,9 @@ class SectionWriter:
                 except LLMError as exc:
                     notes.append(f"LLM failed ({exc}); extractive fallback")
                     generator = "extractive"
-                    drafts = self._extractive(topic, passages, spec, limit)
+                    drafts = self._extractive(topic, passages, spec, limit, title)
             elif passages:
-                drafts = self._extractive(topic, passages, spec, limit)
+                drafts = self._extractive(topic, passages, spec, limit, title)
             kept, g = self.verifier.verify(drafts, by_id)
             grounding.add(g)
             statements.extend(kept[:limit])
@@ -176,7 +176,9 @@ class SectionWriter:
         result = SectionResult(spec.key, spec.title(self.lang), statements, generator, "; ".join(notes), missing)
         return result, grounding
 
-    def _extractive(self, topic: Topic, passages: list[Passage], spec: SectionSpec, limit: int) -> list[Draft]:
+    def _extractive(
+        self, topic: Topic, passages: list[Passage], spec: SectionSpec, limit: int, title: str
+    ) -> list[Draft]:
         offsets = {p.chunk.paper_id: self.archive.page_offsets(p.chunk.paper_id) for p in passages}
         return pick_sentences(
             topic,
@@ -185,6 +187,7 @@ class SectionWriter:
             limit=limit,
             max_chars=self.settings.max_sentence_chars,
             prefer_kinds=spec.prefer_kinds,
+            title=title,
         )
 
 

@@ -56,6 +56,29 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
 
 
+_TITLE_WORD = re.compile(r"[a-z0-9]+")
+_WORD_REST = re.compile(r"[\w-]*")
+
+
+def title_words(title: str) -> frozenset[str]:
+    """The title's words, lower-cased, each also without a plural "s" ("Failures" gives "failures", "failure")."""
+    found = _TITLE_WORD.findall(title.lower())
+    return frozenset(found) | {w[:-1] for w in found if len(w) > 3 and w.endswith("s")}
+
+
+def cue_hits(topic: Topic, text: str, title: frozenset[str] = frozenset()) -> int:
+    """How many times the sentence says the topic's cue; for a stance topic, a cue inside a word of the paper's
+    title ("failure" in a paper on "Failure Attribution") names the subject, and is not counted."""
+    hits = 0
+    for m in topic.cue.finditer(text):
+        if topic.stance and title:
+            word = (m.group(0) + _WORD_REST.match(text, m.end()).group(0)).lower().split()[0]
+            if word in title or word.rstrip("s") in title or any(part in title for part in word.split("-")):
+                continue
+        hits += 1
+    return hits
+
+
 def _looks_like_prose(text: str, max_chars: int) -> bool:
     if not 40 <= len(text) <= max_chars:
         return False
@@ -75,9 +98,12 @@ def pick_sentences(
     limit: int,
     max_chars: int = 400,
     prefer_kinds: Sequence[str] = (),
+    title: str = "",
 ) -> list[Draft]:
-    """Up to ``limit`` drafts, best first, chosen by relevance with a redundancy penalty (MMR-like)."""
+    """Up to ``limit`` drafts, best first, chosen by relevance with a redundancy penalty (MMR-like). ``title``
+    is the paper's: its words are not cues of a stance topic (`cue_hits`)."""
     query_words = set().union(*(_words(q) for q in topic.queries))
+    subject = title_words(title)
     candidates: list[tuple[float, str, str, set[str]]] = []
     for rank, passage in enumerate(passages):
         chunk = passage.chunk
@@ -85,13 +111,15 @@ def pick_sentences(
             if FOOTNOTE.match(sentence.text):
                 continue  # a footnote ("*Equal contribution 1Pennsylvania State University ...") says who, not what
             text = sentence.text.lstrip("•·-–* ").strip()
-            if not _looks_like_prose(text, max_chars) or not topic.cue.search(text):
+            if not _looks_like_prose(text, max_chars):
+                continue
+            cues = cue_hits(topic, text, subject)
+            if not cues:
                 continue
             if topic.needs_number and not extract_numbers(text):
                 continue
             words = _words(text)
             overlap = len(words & query_words) / (1 + len(query_words)) ** 0.5
-            cues = len(topic.cue.findall(text))
             score = 1.0 / (1 + rank) + 0.3 * overlap + 0.1 * min(cues, 3)
             if chunk.kind in prefer_kinds:
                 score += 0.6

@@ -15,6 +15,10 @@ class Topic:
     cue: re.Pattern[str]  # a sentence must match this to be about the topic
     label: str | None = None
     needs_number: bool = False
+    # The cue words say what the authors think of their work (a problem, a contribution, a limitation, a plan), not
+    # what it is about; where one is a word of the paper's title ("Failure" in a paper on failure attribution), it
+    # names the subject and does not count (summarize.extractive.cue_hits).
+    stance: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"\b(challeng|problem|limit|lack|struggl|difficult|remain|however|bottleneck|costly|gap|"
                     r"unclear|question|motivat|hinder|expensive|insufficient|fail)"
                 ),
+                stance=True,
             ),
         ),
         ("abstract", "introduction"),
@@ -66,6 +71,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"\b(we (propose|introduce|present|develop|release|open-source|build|design|construct|show|"
                     r"demonstrate)|contribution|novel|first)"
                 ),
+                stance=True,
             ),
         ),
         ("abstract", "introduction", "conclusion"),
@@ -142,6 +148,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"struggle|remains? (challenging|difficult|unclear)|suboptimal|bias|risk|unstable|instabilit|"
                     r"hallucinat|error-prone|costly|sensitive)"
                 ),
+                stance=True,
             ),
         ),
         ("limitations", "conclusion", "results"),
@@ -157,6 +164,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"\b(future|further (work|research|explor|investigat|stud)|plan to|will (explore|investigate|"
                     r"extend|study|continue)|next step|extend(ing)? (this|our)|open question|promising direction)"
                 ),
+                stance=True,
             ),
         ),
         ("conclusion", "limitations"),

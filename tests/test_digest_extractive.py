@@ -12,6 +12,7 @@ import pytest
 from footnote.settings import Settings
 from index.archive import Archive
 from summarize.digest import build_digest
+from summarize.extractive import cue_hits, title_words
 from summarize.render import to_markdown, write_digest
 from summarize.sections import LABEL_TITLES, NOT_STATED, SECTIONS
 from tests.digest_checks import check_digest
@@ -69,6 +70,41 @@ def test_no_statement_is_a_footnote_or_half_a_sentence(digests):
         assert texts
         assert not [t for t in texts if "Equal contribution" in t or "Correspondence to" in t]
         assert not [t for t in texts if re.match(r"\(\d{4}[a-z]?\)", t)]
+
+
+def test_a_word_of_the_title_is_no_cue_of_a_limitation(digests):
+    """2505.00212 is about failure attribution: "failure" is its subject, not a limitation. Its limitations took
+    three findings on the word ("all failure attribution methods outperform the random baseline ..."); they are
+    now sentences that say what falls short ("a notable drawback", "LLMs struggle")."""
+    _, out = digests
+    paper = out["en"].to_json()["papers"][0]
+    assert paper["id"] == "2505.00212"
+    limits = next(s for s in paper["sections"] if s["key"] == "limitations")["statements"]
+    assert limits
+    cue = next(spec for spec in SECTIONS if spec.key == "limitations").topics[0]
+    for statement in limits:
+        assert cue_hits(cue, statement["text"], title_words(paper["title"])), statement["text"]
+    assert any("drawback" in s["text"] or "struggle" in s["text"] for s in limits)
+
+
+FAILURES = "Which Agent Causes Task Failures and When? On Automated Failure Attribution of LLM Multi-Agent Systems"
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "title", "hits"),
+    [
+        ("limitations", "All failure attribution methods outperform the random baseline.", FAILURES, 0),
+        ("limitations", "Failures of this kind are rare.", FAILURES, 0),
+        ("limitations", "The step-by-step method fails on long logs.", FAILURES, 1),  # "fails": not a title word
+        ("limitations", "A limitation is that failure logs are long.", FAILURES, 1),
+        ("motivation", "Automated failure attribution remains a labour-intensive problem.", FAILURES, 2),
+        ("architecture", "Each MoE layer has 64 routed experts.", "Mixture-of-Experts Layers", 2),  # not a stance
+    ],
+)
+def test_cue_hits_leave_out_the_titles_words_for_stance_topics(key, text, title, hits):
+    topic = next(spec for spec in SECTIONS if spec.key == key).topics[0]
+    assert cue_hits(topic, text, title_words(title)) == hits
+    assert cue_hits(topic, text) == len(topic.cue.findall(text))  # without a title every cue counts
 
 
 def test_headings_follow_the_language(digests):
