@@ -11,6 +11,7 @@ from index.archive import Archive
 from index.retrieve import Query, Retriever
 from qa.abstain import TitlePages, mentions, support, unnamed
 from qa.select import Candidate, rank_sentences
+from summarize.extractive import without_heading
 from summarize.llm_gen import format_passages, statements_schema
 from summarize.verify import Draft, Grounding, Verifier
 
@@ -238,5 +239,5 @@ def _squash(text: str) -> str:
 
 
 def _extractive(chosen: Sequence[Candidate]) -> list[Draft]:
-    """The chosen sentences, best first, quoted verbatim."""
-    return [Draft(c.text, [c.passage.chunk.id]) for c in chosen]
+    """The chosen sentences, best first, quoted verbatim (without their section's heading in front)."""
+    return [Draft(without_heading(c.text, c.passage.chunk.section), [c.passage.chunk.id]) for c in chosen]

@@ -79,6 +79,21 @@ def cue_hits(topic: Topic, text: str, title: frozenset[str] = frozenset()) -> in
     return hits
 
 
+_SECTION_NUMBER = re.compile(r"^(?:\d{1,2}|[A-H])(?:\.\d{1,2}){0,3}\.?\s+")
+_CONTENTS = re.compile(r"^(?:table of )?contents\b", re.IGNORECASE)
+
+
+def without_heading(text: str, section: str) -> str:
+    """The sentence without its section's heading in front. A chunk begins with its section's heading, which has
+    no full stop, so the first sentence reads "Conclusion, Limitations, and Future Work In this work, ..." (the
+    heading's number, "5.", ends the sentence before). What follows the heading is still the paper's own text."""
+    heading = " ".join(section.split())
+    for name in (heading, _SECTION_NUMBER.sub("", heading)):
+        if len(name) >= 4 and text.startswith(name + " ") and len(text) > len(name) + 1:
+            return text[len(name) + 1 :]
+    return text
+
+
 def _looks_like_prose(text: str, max_chars: int) -> bool:
     if not 40 <= len(text) <= max_chars:
         return False
@@ -110,8 +125,8 @@ def pick_sentences(
         for sentence in passage_sentences(passage, page_offsets[chunk.paper_id]):
             if FOOTNOTE.match(sentence.text):
                 continue  # a footnote ("*Equal contribution 1Pennsylvania State University ...") says who, not what
-            text = sentence.text.lstrip("•·-–* ").strip()
-            if not _looks_like_prose(text, max_chars):
+            text = without_heading(sentence.text, chunk.section).lstrip("•·-–* ").strip()
+            if not _looks_like_prose(text, max_chars) or _CONTENTS.match(text):
                 continue
             cues = cue_hits(topic, text, subject)
             if not cues:

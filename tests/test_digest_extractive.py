@@ -12,7 +12,7 @@ import pytest
 from footnote.settings import Settings
 from index.archive import Archive
 from summarize.digest import build_digest
-from summarize.extractive import cue_hits, title_words
+from summarize.extractive import cue_hits, title_words, without_heading
 from summarize.render import to_markdown, write_digest
 from summarize.sections import LABEL_TITLES, NOT_STATED, SECTIONS
 from tests.digest_checks import check_digest
@@ -70,6 +70,48 @@ def test_no_statement_is_a_footnote_or_half_a_sentence(digests):
         assert texts
         assert not [t for t in texts if "Equal contribution" in t or "Correspondence to" in t]
         assert not [t for t in texts if re.match(r"\(\d{4}[a-z]?\)", t)]
+
+
+def test_no_statement_begins_with_its_sections_heading(digests):
+    """A chunk begins with its section's heading, which has no full stop: 2504.21798's motivation quoted "Abstract
+    Despite recent progress in Language Models ...", other papers "2 Method In this work, we introduce ..."."""
+    _, out = digests
+    for lang in ("ko", "en"):
+        texts = [
+            s["text"]
+            for paper in out[lang].to_json()["papers"]
+            for section in paper["sections"]
+            for s in section["statements"]
+        ]
+        assert texts
+        assert not [t for t in texts if re.match(r"(Abstract|Introduction|Conclusions?) [A-Z]", t)]
+        assert not [t for t in texts if re.match(r"(\d{1,2}|[A-H])(\.\d{1,2})*\.? [A-Z][a-z]+( [A-Z][a-z]+)* [A-Z]", t)]
+    motivation = next(s for s in out["en"].to_json()["papers"][1]["sections"] if s["key"] == "motivation")
+    assert any(s["text"].startswith("Despite recent progress in Language Models") for s in motivation["statements"])
+
+
+@pytest.mark.parametrize(
+    ("text", "section", "expected"),
+    [
+        ("Abstract We present X, a model.", "Abstract", "We present X, a model."),
+        (
+            "Conclusion, Limitations, and Future Work In this work, we share.",
+            "5. Conclusion, Limitations, and Future Work",
+            "In this work, we share.",
+        ),
+        ("2 Method In this work, we introduce MoBA.", "2 Method", "In this work, we introduce MoBA."),
+        (
+            "3.1 Evaluation Since k1.5 is multimodal, we evaluate.",
+            "3.1 Evaluation",
+            "Since k1.5 is multimodal, we evaluate.",
+        ),
+        ("Methods differ in cost.", "Method", "Methods differ in cost."),  # a word that begins with the heading
+        ("Abstract", "Abstract", "Abstract"),  # nothing after it: left as it is
+        ("We present X.", "Abstract", "We present X."),
+    ],
+)
+def test_without_heading(text, section, expected):
+    assert without_heading(text, section) == expected
 
 
 def test_a_word_of_the_title_is_no_cue_of_a_limitation(digests):
