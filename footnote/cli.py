@@ -217,10 +217,15 @@ def digest(
     for paper_id, (sent, received) in result.usage.items():
         click.echo(f"llm tokens {paper_id}: {sent} sent, {received} received", err=True)
     md_path, _json_path = result.write(out)
+    failed = [p for p in result.digest.papers if p.status == "failed"]
+    for paper in failed:  # they stay in the digest (abstract only where the list has one); named here too
+        click.echo(f"failed: {paper.error or paper.id}", err=True)
     if as_json:
         click.echo(json.dumps(result.digest.to_json(), ensure_ascii=False))
     else:
         click.echo(str(md_path))
+    if failed and len(failed) == len(result.digest.papers):
+        raise click.exceptions.Exit(1)  # not one paper could be read: the digest, written all the same, is empty
 
 
 def _llm_client(ctx: Context, generator: str | None):

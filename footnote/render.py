@@ -6,6 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ingest.ids import is_arxiv_id
+
 stdout = Console(soft_wrap=True)
 
 
@@ -66,7 +68,8 @@ def matches_text(query: str, matches) -> None:
         stdout.print(f"[bold]{n}. {head}", highlight=False)
         stdout.print(f"   {m.title}", style="dim", highlight=False, markup=False)
         stdout.print(f"   “{_marked(m.quote, m.span)}”", highlight=False)
-        stdout.print(f"   https://arxiv.org/pdf/{m.paper_id}#page={m.page}", style="dim", markup=False)
+        if is_arxiv_id(m.paper_id):  # a PDF ingested from a file ("local-...") has no arXiv page to link to
+            stdout.print(f"   https://arxiv.org/pdf/{m.paper_id}#page={m.page}", style="dim", markup=False)
 
 
 def answer_text(answer) -> None:
@@ -77,6 +80,7 @@ def answer_text(answer) -> None:
         return
     for s in answer.statements:
         refs = ", ".join(f"{c.paper_id} p. {c.page}" for c in s.citations)
-        stdout.print(f"- {escape(s.text)} [dim][{escape(refs)}][/]", highlight=False)
+        # The brackets are escaped with the refs: "[local-draft p. 3]" would otherwise be read as a markup tag.
+        stdout.print(f"- {escape(s.text)} [dim]{escape(f'[{refs}]')}[/]", highlight=False)
     if answer.note:
         stdout.print(f"({escape(answer.note)})", style="dim", highlight=False)

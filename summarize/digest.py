@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from footnote.types import DailyEntry, Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
+from ingest.ids import is_arxiv_id
 from summarize.extractive import pick_sentences
 from summarize.sections import SECTIONS, SectionSpec, Topic
 from summarize.verify import Draft, Grounding, Verifier
@@ -96,7 +97,9 @@ class Digest:
 
 
 def links(paper_id: str) -> dict:
-    if paper_id.startswith("local-"):
+    """arXiv, PDF and HF links of an arXiv paper; none for a local PDF ("local-...") or a source that failed
+    before it had an id (a path)."""
+    if not is_arxiv_id(paper_id):
         return {}
     return {
         "arxiv": f"https://arxiv.org/abs/{paper_id}",

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from footnote.types import Statement
+from ingest.ids import is_arxiv_id
 from summarize.digest import Digest, PaperDigest, SectionResult
 from summarize.sections import LABEL_TITLES, NOT_STATED
 
@@ -66,7 +67,7 @@ def _cites(statement: Statement) -> str:
         if (c.paper_id, c.page) in seen:
             continue
         seen.add((c.paper_id, c.page))
-        if c.paper_id.startswith("local-"):
+        if not is_arxiv_id(c.paper_id):
             links.append(f"p. {c.page}")
         else:
             links.append(f"[p. {c.page}](https://arxiv.org/pdf/{c.paper_id}#page={c.page})")
@@ -108,14 +109,14 @@ def _paper(n: int, paper: PaperDigest, lang: str, show_quotes: bool) -> list[str
     t = TEXT[lang]
     lines = [f"## {n}. {inert(paper.title)}", ""]
     meta = []
-    if not paper.id.startswith("local-"):
+    if is_arxiv_id(paper.id):
         meta += [
             f"[arXiv {paper.id}](https://arxiv.org/abs/{paper.id})",
             f"[HF](https://huggingface.co/papers/{paper.id})",
             f"[PDF](https://arxiv.org/pdf/{paper.id})",
         ]
     else:
-        meta.append(paper.id)
+        meta.append(inert(paper.id))
     if paper.upvotes is not None:
         meta.append(f"▲ {paper.upvotes}")
     lines += [" · ".join(meta), ""]

@@ -220,3 +220,23 @@ def test_cli_digest_reports_bad_sources(small_home, paper_pdf, tmp_path):
     failed = [p for p in doc["papers"] if p["status"] == "failed"]
     assert len(failed) == 1 and "not a PDF" in failed[0]["error"]
     assert [p["status"] for p in doc["papers"]] == ["ok", "failed"]
+    assert f"failed: {failed[0]['error']}" in proc.stderr.splitlines()
+    assert failed[0]["links"] == {}  # a file that never became a paper has no arXiv page
+
+
+def test_cli_digest_of_nothing_readable_fails(small_home, tmp_path):
+    """Every source failed: the digest (its failures listed) is still written, and the exit code says so."""
+    missing = tmp_path / "nowhere.pdf"
+    out = tmp_path / "y.md"
+    proc = run_digest_cli(small_home, [missing], out)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [(p["status"], p["links"]) for p in doc["papers"]] == [("failed", {})]
+    assert [line for line in proc.stderr.splitlines() if line.startswith("failed: ")] == [
+        f"failed: {doc['papers'][0]['error']}"
+    ]
+    assert str(missing) in doc["papers"][0]["error"]
+    markdown = out.read_text(encoding="utf-8")
+    assert "arxiv.org" not in markdown
+    assert "nowhere.pdf: no such file" in markdown

@@ -87,3 +87,25 @@ def test_an_answer_with_brackets_is_printed_whole(capsys):
     answer_text(answer)
     out = capsys.readouterr().out
     assert "The [CLS] token is pooled." in out and "[2501.00001 p. 4]" in out
+
+
+def test_an_answer_citing_a_local_paper_shows_its_citation(capsys):
+    """A PDF ingested from a file gets an id like "local-draft"; "[local-draft p. 3]" was read as a markup tag
+    and the statement was printed with no citation at all."""
+    citation = SimpleNamespace(paper_id="local-draft", page=3)
+    answer = SimpleNamespace(
+        abstained=False, statements=[SimpleNamespace(text="It works.", citations=[citation])], note=""
+    )
+    answer_text(answer)
+    assert "It works. [local-draft p. 3]" in capsys.readouterr().out
+
+
+def test_a_match_in_a_local_paper_gets_no_arxiv_link(capsys):
+    match = SimpleNamespace(
+        paper_id="local-draft", page=2, section="Method", score=0.5, title="Draft", quote="It works.", span=None
+    )
+    matches_text("works", [match])
+    out = capsys.readouterr().out
+    assert "local-draft" in out and "arxiv.org" not in out
+    matches_text("works", [SimpleNamespace(**{**vars(match), "paper_id": "2501.00001"})])
+    assert "https://arxiv.org/pdf/2501.00001#page=2" in capsys.readouterr().out
