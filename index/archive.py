@@ -177,6 +177,10 @@ class Archive:
                 fh.truncate()
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def same_pdf(self, sha256: str) -> str | None:
+        """The id of a paper already ingested completely from a PDF with these exact bytes."""
+        return self.catalog.paper_with_sha(sha256)
+
     def is_current(self, paper_id: str, sha256: str) -> bool:
         """True when this exact PDF is already completely ingested."""
         record = self.catalog.paper(paper_id)

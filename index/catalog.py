@@ -229,6 +229,13 @@ class Catalog:
         row = self._db.execute("SELECT * FROM papers WHERE id=?", (paper_id,)).fetchone()
         return _record(row) if row else None
 
+    def paper_with_sha(self, sha256: str) -> str | None:
+        """The id of a complete paper made from exactly these bytes, if there is one."""
+        row = self._db.execute(
+            "SELECT id FROM papers WHERE sha256=? AND status='complete' ORDER BY id LIMIT 1", (sha256,)
+        ).fetchone()
+        return row[0] if row else None
+
     def papers(self, *, complete_only: bool = True) -> list[PaperRecord]:
         sql = "SELECT * FROM papers" + (" WHERE status='complete'" if complete_only else "") + " ORDER BY id"
         return [_record(row) for row in self._db.execute(sql)]

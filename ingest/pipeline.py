@@ -55,6 +55,9 @@ class IngestReport:
     chunks: dict[str, int] = field(default_factory=dict)
     pages: dict[str, int] = field(default_factory=dict)
     errors_by_id: dict[str, str] = field(default_factory=dict)
+    # A source whose PDF is already in the archive under another id ("moba.pdf", byte for byte 2502.13189): its
+    # id -> the paper's. The paper's id is the one in `skipped`.
+    same_as: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"ingested": self.ingested, "skipped": self.skipped, "failed": self.failed}
@@ -216,6 +219,7 @@ def _ingest_local(
     settings = archive.settings.ingest
     embedder = archive.embedder
     queue: deque[_Job] = deque()
+    queued: dict[str, str] = {}  # sha256 -> id of the papers of this run, so that two copies make one paper
     todo = iter(local)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="footnote-parse") as parser:
 
@@ -234,6 +238,16 @@ def _ingest_local(
                         report.skipped.append(item.paper_id)
                         progress.done(item.paper_id, "skipped")
                         continue
+                    same = queued.get(sha) or archive.same_pdf(sha)
+                    # An arXiv id given for bytes that came in as a local file is ingested under its id.
+                    if same and same != item.paper_id and (not is_arxiv_id(item.paper_id) or is_arxiv_id(same)):
+                        if same not in report.skipped:
+                            report.skipped.append(same)
+                        report.same_as[item.paper_id] = same
+                        log.warning("%s: the same PDF as %s, already in the archive; skipped", item.source, same)
+                        progress.done(item.paper_id, f"same PDF as {same}")
+                        continue
+                    queued[sha] = item.paper_id
                     work = parser.submit(_parse_and_chunk, item, data, settings, embedder.count_tokens)
                     queue.append(_Job(item, sha, entry, day, work))
 

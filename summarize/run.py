@@ -72,6 +72,7 @@ def run_digest(
     if items:
         report = ingest(items, archive, entries=entries, day=day if sources is None else None, progress=progress)
         errors.update(report.errors_by_id)
+        ids = list(dict.fromkeys(report.same_as.get(i, i) for i in ids))  # a copy of a paper is that paper
     llm = None
     if generator == "llm":
         from footnote.llm import LLMClient
