@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from footnote.errors import FootnoteError
-from footnote.settings import Settings
+from footnote.settings import Settings, describe_error
 
 
 def _debug() -> bool:
@@ -72,7 +72,7 @@ class Context:
         try:
             settings = Settings()
         except Exception as exc:
-            raise click.UsageError(f"invalid settings: {' '.join(str(exc).split())}") from None
+            raise click.UsageError(f"invalid settings: {describe_error(exc)}") from None
         self.settings = settings.with_home(home) if home else settings
 
     @functools.cached_property
@@ -80,6 +80,23 @@ class Context:
         from index.archive import Archive
 
         return Archive(self.settings)
+
+    def existing_archive(self):
+        """The archive, for a command that only reads it: a home with none (a mistyped --home, nothing ingested
+        yet) is an error, and no empty archive is left behind there."""
+        home = Path(self.settings.home)
+        if not (home / "archive.sqlite").is_file():
+            raise FootnoteError(
+                f"{home}: no archive here (nothing ingested yet: footnote --home {home} ingest SOURCE...)"
+            )
+        return self.archive
+
+
+def nonblank(what: str, text: str) -> str:
+    """The question or claim, or a usage error when it has no words."""
+    if not text.strip():
+        raise click.UsageError(f"{what} is empty")
+    return text
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -155,7 +172,7 @@ def ingest(ctx: Context, sources: tuple[str, ...], day: str | None, as_json: boo
 def papers(ctx: Context, as_json: bool) -> None:
     """List the papers in the archive."""
     reads_only()
-    records = ctx.archive.papers()
+    records = ctx.existing_archive().papers()
     if as_json:
         click.echo(json.dumps([r.to_json() for r in records], ensure_ascii=False))
         return
@@ -286,9 +303,13 @@ def ask(
     from ingest.ids import parse_date
     from qa.session import ask_in_session
 
+    nonblank("QUESTION", question)
     for day in (since, until):
         if day:
             parse_date(day)
+    if since and until and since > until:
+        raise click.UsageError(f"--since {since} is after --until {until}: no paper can be filed in between")
+    ctx.existing_archive()
     llm = _llm_client(ctx, generator)
     answer = ask_in_session(
         ctx.archive,
@@ -317,6 +338,7 @@ def chat(ctx: Context, session_name: str | None, generator: str | None) -> None:
     except ImportError:  # pragma: no cover - readline is missing on some platforms
         readline = None
     name = session_name or "chat"
+    ctx.existing_archive()  # before the history file: a mistyped --home gets no folders
     history = ctx.settings.home / "sessions" / ".history"
     history.parent.mkdir(parents=True, exist_ok=True)
     if readline is not None and history.exists():
@@ -352,6 +374,9 @@ def cite(ctx: Context, claim: str, k: int | None, paper_ids: tuple[str, ...], as
     """Find the passages that state a claim or a number: paper, page, section and quote."""
     reads_only()
     from qa.cite import cite as run_cite
+
+    nonblank("CLAIM", claim)
+    ctx.existing_archive()
 
     papers = ctx.archive.known_papers(paper_ids) if paper_ids else None
     matches = run_cite(ctx.archive, claim, k=k or ctx.settings.qa.k, paper_ids=papers)

@@ -186,3 +186,32 @@ class Settings(BaseSettings):
 
 
 Generator = Literal["extractive", "llm"]
+
+
+def describe_error(exc: Exception) -> str:
+    """A settings error in one line that names the environment variable: "FOOTNOTE_QA_K='abc': Input should be
+    a valid integer, ..." (pydantic names only the class and field: "1 validation error for QASettings k ...")."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return " ".join(str(exc).split())
+    sections = {cls.__name__: cls for cls in (Settings, IngestSettings, IndexSettings, LLMSettings, SummarizeSettings)}
+    sections[QASettings.__name__] = QASettings
+    cls = sections.get(getattr(exc, "title", ""), Settings)
+    parts = []
+    for error in errors():
+        field = str(error["loc"][0]) if error.get("loc") else ""
+        shown = f"={error['input']!r}" if isinstance(error.get("input"), str | int | float) else ""
+        parts.append(f"{_env_name(cls, field)}{shown}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _env_name(cls: type[BaseSettings], field: str) -> str:
+    info = cls.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        names = [c for c in alias.choices if isinstance(c, str)]
+        if names:
+            return names[0].upper()
+    if isinstance(alias, str):
+        return alias.upper()
+    return f"{cls.model_config.get('env_prefix', '')}{field}".upper()

@@ -46,8 +46,17 @@ def test_exit_now_waits_for_threads_runs_the_handlers_flushes_and_keeps_the_code
     assert proc.stdout == "result thread done handler ran\n" and proc.stderr == "progress"
 
 
+def empty_archive(path) -> str:
+    """A home with an archive and no papers in it."""
+    from footnote.settings import Settings
+    from index.archive import Archive
+
+    Archive(Settings(home=path)).close()
+    return str(path)
+
+
 def test_a_reading_command_ends_at_once_with_its_result_and_its_exit_code(tmp_path):
-    home = str(tmp_path / "home")
+    home = empty_archive(tmp_path / "home")
     listed = _footnote("--home", home, "papers", "--json")
     assert listed.returncode == 0 and listed.stdout.strip() == "[]", listed.stderr
     assert "handler ran" in listed.stderr and "torn down" not in listed.stderr
@@ -66,6 +75,7 @@ def test_usage_errors_and_writing_commands_exit_normally(tmp_path):
 
 
 def test_main_called_from_python_ends_as_click_ends_it(tmp_path):
+    empty_archive(tmp_path / "home")
     code = (
         "import sys\n"
         "from footnote.cli import main\n"
