@@ -63,6 +63,12 @@ def matches_text(query: str, matches) -> None:
     if not matches:
         stdout.print(f"No passage in the archive states {query!r}.", markup=False, highlight=False)
         return
+    if all(m.numbers_found is False for m in matches):  # none of them holds the claim's numbers
+        stdout.print(
+            f"No passage in the archive states the numbers of {query!r}; the nearest passages:",
+            markup=False,
+            highlight=False,
+        )
     for n, m in enumerate(matches, start=1):
         head = f"{escape(m.paper_id)}[/] p. {m.page} · {escape(m.section)} · score {m.score:.3f}"
         stdout.print(f"[bold]{n}. {head}", highlight=False)

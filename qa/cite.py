@@ -23,6 +23,9 @@ class Match:
     quote: str
     score: float
     span: tuple[int, int] | None  # the matching part of the quote, if one was found
+    # Whether the quote holds at least one of the claim's numbers (None: the claim has none). A claim whose
+    # numbers no match holds ("87.123%") is not stated in the archive; the matches are only the nearest text.
+    numbers_found: bool | None = None
 
     def to_json(self) -> dict:
         out = {
@@ -34,6 +37,7 @@ class Match:
             "score": round(self.score, 4),
         }
         out["match"] = list(self.span) if self.span else None
+        out["numbers_found"] = self.numbers_found
         return out
 
 
@@ -130,6 +134,7 @@ def cite(
     offsets: dict[str, list[int]] = {}
     ranked: list[tuple[float, Match]] = []
     top = passages[0].score if passages else 1.0
+    numbers = extract_numbers(query)
     for passage in passages:
         pid = passage.chunk.paper_id
         if pid not in offsets:
@@ -139,7 +144,9 @@ def cite(
             continue
         score = exact + passage.score / top
         quote, span = _window(sentence.text, _span(query, sentence.text))
-        ranked.append((score, Match(pid, passage.title, sentence.page, passage.chunk.section, quote, score, span)))
+        found = bool(numbers_in(numbers, sentence.text)) if numbers else None
+        match = Match(pid, passage.title, sentence.page, passage.chunk.section, quote, score, span, found)
+        ranked.append((score, match))
     ranked.sort(key=lambda item: -item[0])
     out: list[Match] = []
     seen: set[tuple[str, int, str]] = set()

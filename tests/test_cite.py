@@ -99,8 +99,31 @@ def test_cli_cite_json(corpus_home):
     doc = json.loads(proc.stdout)
     assert doc["query"] == "6.5×" and len(doc["matches"]) == 3
     first = doc["matches"][0]
-    assert set(first) >= {"paper_id", "title", "page", "section", "quote", "score"}
+    assert set(first) >= {"paper_id", "title", "page", "section", "quote", "score", "numbers_found"}
     assert first["paper_id"] == "2502.13189" and first["title"].upper().startswith("MOBA")
+    assert first["numbers_found"] is True
+
+
+def test_a_number_no_paper_states_is_said_to_be_missing(archive, corpus_home):
+    """ "87.123%" is in no paper: the nearest passages (table rows of other numbers) came back looking like its
+    sources. They still come back, each saying it lacks the number, and the text output says so first."""
+    matches = cite(archive, "87.123%", k=3)
+    assert matches and all(m.numbers_found is False for m in matches)
+    claim = cite(archive, "MoBA achieves 99.9% on MMLU", k=3)
+    assert claim and all(m.numbers_found is False for m in claim)
+    assert all(m.numbers_found is None for m in cite(archive, "mixture of block attention", k=3))
+    assert cite(archive, "6.5×", k=1)[0].numbers_found is True
+    proc = subprocess.run(
+        [sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "cite", "87.123%", "-k", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        proc.stdout.splitlines()[0]
+        == "No passage in the archive states the numbers of '87.123%'; the nearest passages:"
+    )
 
 
 def test_cli_paper_filter_takes_a_versioned_id_and_refuses_one_not_in_the_archive(corpus_home):

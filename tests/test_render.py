@@ -69,6 +69,7 @@ def test_a_match_whose_section_has_brackets_is_printed_whole(capsys):
         title="A [bold] title",
         quote="It reaches 85.2% on [val].",
         span=(11, 16),
+        numbers_found=True,
     )
     matches_text("85.2%", [match])
     out = capsys.readouterr().out
@@ -102,7 +103,14 @@ def test_an_answer_citing_a_local_paper_shows_its_citation(capsys):
 
 def test_a_match_in_a_local_paper_gets_no_arxiv_link(capsys):
     match = SimpleNamespace(
-        paper_id="local-draft", page=2, section="Method", score=0.5, title="Draft", quote="It works.", span=None
+        paper_id="local-draft",
+        page=2,
+        section="Method",
+        score=0.5,
+        title="Draft",
+        quote="It works.",
+        span=None,
+        numbers_found=None,
     )
     matches_text("works", [match])
     out = capsys.readouterr().out
