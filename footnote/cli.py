@@ -156,6 +156,8 @@ def ingest(ctx: Context, sources: tuple[str, ...], day: str | None, as_json: boo
         report = run_ingest(items, ctx.archive, entries=entries, day=day, progress=progress, lock_wait_s=wait_s)
     for failure in report.failed:
         click.echo(f"failed: {failure['error']}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning['warning']}", err=True)
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:
@@ -309,6 +311,10 @@ def ask(
             parse_date(day)
     if since and until and since > until:
         raise click.UsageError(f"--since {since} is after --until {until}: no paper can be filed in between")
+    if session_name is not None:
+        from qa.session import session_path
+
+        session_path(ctx.settings.home, session_name)  # a name that is no name is refused before anything else
     ctx.existing_archive()
     llm = _llm_client(ctx, generator)
     answer = ask_in_session(

@@ -22,7 +22,7 @@ import re
 import sys
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from footnote.errors import PDFError
@@ -44,6 +44,12 @@ finally:
         if sys.modules.get(_name, 0) is None:
             del sys.modules[_name]
 
+
+# MuPDF prints each problem it meets in a damaged file on stderr ("MuPDF error: format error: object is not a
+# stream", a dozen for one truncated paper); footnote reports a damaged paper in one line of its own instead
+# (`ParsedPDF.repaired`, `ingest.pipeline`), so MuPDF's own lines are kept off the terminal.
+pymupdf.TOOLS.mupdf_display_errors(False)
+pymupdf.TOOLS.mupdf_display_warnings(False)
 
 # Dehyphenate line ends, expand ligatures (no PRESERVE_LIGATURES), clip to the page box.
 TEXT_FLAGS = pymupdf.TEXT_DEHYPHENATE | pymupdf.TEXT_MEDIABOX_CLIP
@@ -76,6 +82,15 @@ class ParsedPDF:
     pages: tuple[str, ...]  # cleaned text of each page, blocks joined by "\n"
     sections: tuple[Section, ...]
     skipped_pages: tuple[int, ...] = ()  # pages whose text could not be read (1-based)
+    repaired: bool = False  # MuPDF had to rebuild the file's cross-reference table: the file is damaged
+
+    def damage(self) -> str | None:
+        """What is wrong with the file, in words, or None: repaired by MuPDF, pages unreadable or left empty."""
+        if not self.repaired and not self.skipped_pages:
+            return None
+        empty = [n for n, page in enumerate(self.pages, start=1) if not page.strip() or n in self.skipped_pages]
+        said = "damaged PDF, repaired by MuPDF" if self.repaired else "some pages could not be read"
+        return f"{said}; {_page_list(empty)} no text" if empty else said
 
     @property
     def text(self) -> str:
@@ -354,6 +369,7 @@ def parse_pdf(source: Path | bytes, *, max_pages: int = 300, name: str | None = 
     with doc:
         try:
             pages_blocks, heights, widths, skipped, outline, meta_title, big_title = _read(doc, label, max_pages)
+            repaired = bool(doc.is_repaired)
         except PDFError:
             raise
         except Exception as exc:  # MuPDF failing outside a single page: the file is broken as a whole
@@ -362,7 +378,7 @@ def parse_pdf(source: Path | bytes, *, max_pages: int = 300, name: str | None = 
         raise PDFError(f"{label}: no extractable text (scanned or image-only PDF?)")
     _drop_running_text(pages_blocks, heights, widths)
     title = big_title if _plausible_title(big_title) else meta_title
-    return _assemble(pages_blocks, outline, title, tuple(skipped))
+    return replace(_assemble(pages_blocks, outline, title, tuple(skipped)), repaired=repaired)
 
 
 def _read(doc: pymupdf.Document, label: str, max_pages: int):
@@ -466,6 +482,18 @@ def _largest_text(textpage: pymupdf.TextPage, height: float) -> str:
     top = max(size for size, _ in lines)
     title = clean(" ".join(text for size, text in lines if size >= 0.9 * top))
     return re.sub(r"\s+abstract$", "", title, flags=re.IGNORECASE)[:300]
+
+
+def _page_list(pages: list[int]) -> str:
+    """ "page 3 has", "pages 14-15 have", "pages 2, 5-7 have"."""
+    runs: list[list[int]] = []
+    for n in pages:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    text = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    return f"page {text} has" if len(pages) == 1 else f"pages {text} have"
 
 
 def _plausible_title(title: str) -> bool:

@@ -58,9 +58,11 @@ class IngestReport:
     # A source whose PDF is already in the archive under another id ("moba.pdf", byte for byte 2502.13189): its
     # id -> the paper's. The paper's id is the one in `skipped`.
     same_as: dict[str, str] = field(default_factory=dict)
+    # Papers ingested from a damaged file ({"source", "warning"}): what could be read is in the archive.
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"ingested": self.ingested, "skipped": self.skipped, "failed": self.failed}
+        return {"ingested": self.ingested, "skipped": self.skipped, "failed": self.failed, "warnings": self.warnings}
 
     def fail(self, source: str, error: str, paper_id: str | None = None) -> None:
         self.failed.append({"source": source, "error": error})
@@ -326,6 +328,9 @@ def _store(job: _Job, parsed, chunks, vectors, archive: Archive, report: IngestR
     report.ingested.append(paper_id)
     report.chunks[paper_id] = len(chunks)
     report.pages[paper_id] = parsed.page_count
+    damage = parsed.damage()
+    if damage:
+        report.warnings.append({"source": item.source, "warning": f"{item.source}: {damage}"})
     progress.done(paper_id, "ingested")
 
 

@@ -44,6 +44,15 @@ def truncated_copy(src: Path, dest: Path, name: str = "truncated.pdf", fraction:
     return out
 
 
+def repaired_copy(src: Path, dest: Path, name: str = "repaired.pdf", fraction: float = 0.5) -> Path:
+    """The first ``fraction`` of a real PDF's bytes with an end-of-file marker after them: the file opens (MuPDF
+    rebuilds its cross-references), and the pages whose objects were cut off have no text."""
+    data = src.read_bytes()
+    out = dest / name
+    out.write_bytes(data[: int(len(data) * fraction)] + b"\n%%EOF\n")
+    return out
+
+
 def html_named_pdf(dest: Path, name: str = "page.pdf") -> Path:
     """An HTML error page saved under a .pdf name (what a captive portal or a 404 gives)."""
     out = dest / name

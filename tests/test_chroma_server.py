@@ -178,6 +178,7 @@ def test_unreachable_server_is_one_clear_line(tmp_path):
     with pytest.raises(ArchiveError, match=f"Chroma server at {url} .*is unreachable"):
         ChromaStore(tmp_path, url=url)
     assert not (tmp_path / "chroma").exists()
+    Archive(Settings(home=tmp_path / "home")).close()  # a home with its catalog: only the server is missing
     proc = run_cli(tmp_path / "home", url, "cite", "6.5×", timeout=60)
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]

@@ -72,7 +72,8 @@ def test_first_run_ingests_the_good_and_reports_the_bad(ingested, inbox):
     _home, first, _second, _listing = ingested
     assert first.returncode == 1, first.stderr
     report = json.loads(first.stdout)  # stdout is exactly the JSON document
-    assert set(report) == {"ingested", "skipped", "failed"}
+    assert set(report) == {"ingested", "skipped", "failed", "warnings"}
+    assert report["warnings"] == []
     assert sorted(report["ingested"]) == sorted(GOOD)
     assert report["skipped"] == []
     assert len(report["failed"]) == 2
@@ -154,4 +155,17 @@ def test_usage_error_without_sources(tmp_path):
     done = run("--home", str(tmp_path / "home"), "ingest", cwd=tmp_path)
     assert done.returncode == 2
     assert "give at least one SOURCE" in done.stderr
+    no_traceback(done)
+
+
+def test_a_damaged_pdf_is_ingested_with_a_warning_naming_its_empty_pages(tmp_path, paper_pdf):
+    path = pdfs.repaired_copy(paper_pdf("2502.13189"), tmp_path, "moba-half.pdf")
+    done = run("--home", str(tmp_path / "home"), "ingest", str(path), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    said = f"{path}: damaged PDF, repaired by MuPDF; pages 14-15 have no text"
+    assert report["ingested"] == ["local-moba-half"]
+    assert report["warnings"] == [{"source": str(path), "warning": said}]
+    assert f"warning: {said}" in done.stderr.splitlines()
+    assert "MuPDF error" not in done.stderr
     no_traceback(done)
