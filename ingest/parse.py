@@ -157,12 +157,19 @@ class _Block:
     text: str
 
 
-def _dehyphenate(lines: list[str]) -> list[str]:
-    """Join a block's lines the way ``page.get_text("text")`` does under TEXT_DEHYPHENATE.
+# A hyphen that ends a line, marked until the whole paper is read (`_resolve_hyphens`): then it goes where it broke
+# a word ("perfor-" + "mance") and stays where it joins one ("SWE-" + "smith", "step-" + "by-step", "fine-" +
+# "tuning" where the paper writes "fine-tuning" elsewhere). WORD JOINERs around it: no paper's text has them, and
+# clean() keeps them.
+LINE_HYPHEN = "\u2060-\u2060"
 
-    The "blocks" and "dict" outputs ignore the flag, so "sys-" / "tems" would stay apart where
-    PyMuPDF's plain text reads "systems": a line ending in "-" loses the hyphen and is joined to
-    the next line of its block (a block's last line just loses the hyphen).
+
+def _dehyphenate(lines: list[str]) -> list[str]:
+    """Join a block's lines where one ends in "-", the hyphen marked (``LINE_HYPHEN``) for `_resolve_hyphens`.
+
+    PyMuPDF's own TEXT_DEHYPHENATE always drops the hyphen ("SWE-" / "smith" reads "SWEsmith", "step-" /
+    "by-step" "stepby-step"); the "blocks" and "dict" outputs ignore the flag, which leaves the choice here. A
+    block's last line keeps the mark, with nothing after it.
     """
     out: list[str] = []
     carry = ""
@@ -170,12 +177,46 @@ def _dehyphenate(lines: list[str]) -> list[str]:
         line = carry + line
         carry = ""
         if line.endswith("-"):
-            carry = line[:-1]
+            carry = line[:-1] + LINE_HYPHEN
         else:
             out.append(line)
     if carry:
         out.append(carry)
     return out
+
+
+_MARKED = re.compile(r"(\w*)" + LINE_HYPHEN + r"(\w*)(-?)")
+_COMPOUND = re.compile(r"\w+(?:-\w+)*")
+
+
+def _resolve_hyphens(pages: list[list[_Block]]) -> None:
+    """Settle each line-end hyphen of the paper, in place: it stays between two words when the word after it
+    is itself hyphenated ("step-" + "by-step"), when a capital or a digit touches it ("SWE-" + "smith",
+    "DeepSeek-" + "R1", "Qwen2.5-" + "7B"), or when the paper writes the pair hyphenated, inside a line, more
+    often than as one word ("fine-tuning"); otherwise the word was broken for the line and is joined."""
+    texts = [b.text for blocks in pages for b in blocks if LINE_HYPHEN in b.text]
+    if not texts:
+        return
+    words: Counter[str] = Counter()
+    for blocks in pages:
+        for b in blocks:
+            inline = re.sub(r"\S*" + LINE_HYPHEN + r"\S*", " ", b.text) if LINE_HYPHEN in b.text else b.text
+            words.update(w.lower() for w in _COMPOUND.findall(inline))
+
+    def settle(m: re.Match[str]) -> str:
+        before, after, more = m.group(1), m.group(2), m.group(3)
+        if not before or not after:
+            return before + after + more
+        touching = before[-1].isupper() or before[-1].isdigit() or after[0].isupper() or after[0].isdigit()
+        pair = f"{before}-{after}".lower()
+        if more or touching or words[pair] > words[(before + after).lower()]:
+            return f"{before}-{after}{more}"
+        return before + after + more
+
+    for blocks in pages:
+        for b in blocks:
+            if LINE_HYPHEN in b.text:
+                b.text = clean(_MARKED.sub(settle, b.text).replace(LINE_HYPHEN, ""))
 
 
 _INVISIBLE_PT = 1.0  # spans set smaller than this are hidden payloads (e.g. LaTeXiT's base64 source)
@@ -219,10 +260,10 @@ def _page_blocks(textpage: pymupdf.TextPage, pno: int) -> list[_Block]:
         return _dict_blocks(textpage, pno)
     out = []
     for _x0, y0, x1, y1, text, _n, kind in blocks:
-        # Every line ends in "\n", so dropping each "-\n" is _dehyphenate's join (and takes a last
+        # Every line ends in "\n", so marking each "-\n" is _dehyphenate's join (and marks a last
         # line's hyphen); clean() then folds the other line ends into the single spaces that
         # joining the cleaned lines with " " gives.
-        joined = clean(text.replace("-\n", "")) if kind == 0 else ""
+        joined = clean(text.replace("-\n", LINE_HYPHEN)) if kind == 0 else ""
         if joined:
             out.append(_Block(pno, y0, y1, x1, joined))
     return out
@@ -376,6 +417,7 @@ def parse_pdf(source: Path | bytes, *, max_pages: int = 300, name: str | None = 
             raise PDFError(f"{label}: damaged PDF ({clean(str(exc)) or type(exc).__name__})") from None
     if sum(len(b.text) for blocks in pages_blocks for b in blocks) < 100:
         raise PDFError(f"{label}: no extractable text (scanned or image-only PDF?)")
+    _resolve_hyphens(pages_blocks)
     _drop_running_text(pages_blocks, heights, widths)
     title = big_title if _plausible_title(big_title) else meta_title
     return replace(_assemble(pages_blocks, outline, title, tuple(skipped)), repaired=repaired)

@@ -181,6 +181,13 @@ def norm(text: str) -> str:
     return " ".join(_JUNK.sub("", unicodedata.normalize("NFC", text)).split())
 
 
+def unhyphened(text: str) -> str:
+    """``norm`` without hyphens, for comparing with PyMuPDF's text: TEXT_DEHYPHENATE drops every hyphen that ends
+    a line ("SWE-" / "smith" reads "SWEsmith"), where footnote keeps those that join words (ingest.parse
+    ._resolve_hyphens). Everything else must match character for character."""
+    return norm(text).replace("-", "")
+
+
 def found_in_order(parts: Sequence[str], haystack: str) -> bool:
     """Each part occurs in haystack, each after the end of the one before."""
     pos = 0

@@ -15,7 +15,7 @@ from ingest.chunk import chunk_paper
 from ingest.parse import parse_pdf
 from tests import pdfs
 from tests.conftest import SMALL_SET
-from tests.pdfs import corpus_ids, found_in_order, norm, parsed, pymupdf_pages
+from tests.pdfs import corpus_ids, found_in_order, norm, parsed, pymupdf_pages, unhyphened
 
 ALL = corpus_ids()
 
@@ -59,16 +59,16 @@ def pages_not_contiguous(paper_id: str) -> tuple[str, ...]:
     """
     doc = parsed(paper_id)
     offsets = doc.page_offsets()
-    raw = [norm(page) for page in pymupdf_pages(paper_id)]
+    raw = [unhyphened(page) for page in pymupdf_pages(paper_id)]
     gapped = []
     for c in chunks_of(paper_id):
         for page in range(c.page_start, c.page_end + 1):
             start = max(c.char_start, offsets[page - 1])
             end = min(c.char_end, offsets[page - 1] + len(doc.pages[page - 1]))
             piece = doc.text[start:end]
-            if norm(piece) in raw[page - 1]:
+            if unhyphened(piece) in raw[page - 1]:
                 continue
-            parts = [norm(line) for line in piece.split("\n") if norm(line)]
+            parts = [unhyphened(line) for line in piece.split("\n") if unhyphened(line)]
             assert found_in_order(parts, raw[page - 1]), f"{c.id} (page {page}): {c.text[:120]!r}"
             gapped.append(c.id)
     return tuple(dict.fromkeys(gapped))

@@ -12,7 +12,7 @@ from footnote.settings import Settings
 from index.archive import Archive
 from qa.cite import cite, sentence_score
 from summarize.verify import Sentence
-from tests.digest_checks import pymupdf_page
+from tests.digest_checks import on_page
 
 # (query, paper, page): each checked by hand against the PDF.
 CASES = [
@@ -35,7 +35,7 @@ def test_exact_numbers_and_claims_rank_first(archive, paper_pdf, query, paper, p
     matches = cite(archive, query, k=5)
     best = matches[0]
     assert (best.paper_id, best.page) == (paper, page), [(m.paper_id, m.page, m.quote[:60]) for m in matches]
-    assert best.quote in pymupdf_page(paper_pdf(paper), page)
+    assert on_page(best.quote, paper_pdf(paper), page)
     assert best.span is not None
     start, end = best.span
     assert best.quote[start:end]
