@@ -119,6 +119,9 @@ class SectionWriter:
         self.generator = generator
         self.llm = llm
         self.verifier = Verifier(archive.page_text, archive.page_offsets)
+        # The extractive statements of each paper so far: a sentence states one section's topic, not two. The
+        # sections are written in CLAIM_ORDER, one after another (extractive digests run on one worker).
+        self._taken: dict[str, set[str]] = {}
         queries = [q for spec in SECTIONS for topic in spec.topics for q in topic.queries]
         self._vectors = dict(zip(queries, archive.embedder.embed(queries), strict=True))
 
@@ -172,6 +175,8 @@ class SectionWriter:
             elif passages:
                 drafts = self._extractive(topic, passages, spec, limit, title)
             kept, g = self.verifier.verify(drafts, by_id)
+            if self.generator == "extractive":
+                self._taken.setdefault(paper_id, set()).update(k.text for k in kept)
             grounding.add(g)
             statements.extend(kept[:limit])
             if topic.label and not kept:
@@ -182,6 +187,7 @@ class SectionWriter:
     def _extractive(
         self, topic: Topic, passages: list[Passage], spec: SectionSpec, limit: int, title: str
     ) -> list[Draft]:
+        taken = self._taken.get(passages[0].chunk.paper_id, set()) if self.generator == "extractive" else set()
         offsets = {p.chunk.paper_id: self.archive.page_offsets(p.chunk.paper_id) for p in passages}
         return pick_sentences(
             topic,
@@ -191,13 +197,28 @@ class SectionWriter:
             max_chars=self.settings.max_sentence_chars,
             prefer_kinds=spec.prefer_kinds,
             title=title,
+            taken=frozenset(taken),
         )
+
+
+# The order the sections pick their sentences in, where one sentence would suit two: a contribution or a result
+# before the motivation that leads to it, a limitation of prior work (motivation) before this paper's own, the
+# results before the setup that names their benchmark. The digest shows SECTIONS' order.
+CLAIM_ORDER = ("contributions", "results", "motivation", "architecture", "setup", "limitations", "future_work")
+
+
+def _claiming(sections: Sequence[SectionSpec] = SECTIONS) -> list[SectionSpec]:
+    return sorted(sections, key=lambda s: CLAIM_ORDER.index(s.key) if s.key in CLAIM_ORDER else len(CLAIM_ORDER))
+
+
+def _in_digest_order(results: dict[str, tuple[SectionResult, Grounding]]) -> list[tuple[SectionResult, Grounding]]:
+    return [results[spec.key] for spec in SECTIONS]
 
 
 def digest_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None) -> PaperDigest:
     """One paper's digest, its sections one after another (build_digest runs a day's sections in parallel)."""
     digest = _start_paper(writer, paper_id, entry)
-    _finish_paper(digest, [writer.write(paper_id, digest.title, spec) for spec in SECTIONS])
+    _finish_paper(digest, _in_digest_order({s.key: writer.write(paper_id, digest.title, s) for s in _claiming()}))
     return digest
 
 
@@ -255,7 +276,7 @@ def build_digest(
     if progress:
         progress.start(len(paper_ids))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: list[tuple[PaperDigest, list[Future]]] = []
+        pending: list[tuple[PaperDigest, dict[str, Future]]] = []
         for paper_id in paper_ids:
             entry = entries.get(paper_id)
             if paper_id in errors or archive.paper(paper_id) is None:
@@ -265,12 +286,12 @@ def build_digest(
                 continue
             digest = _start_paper(writer, paper_id, entry)
             papers.append(digest)
-            futures = [pool.submit(writer.write, paper_id, digest.title, spec) for spec in SECTIONS]
+            futures = {spec.key: pool.submit(writer.write, paper_id, digest.title, spec) for spec in _claiming()}
             pending.append((digest, futures))
         for digest, futures in pending:
             if progress:
                 progress.stage(digest.id, "summarize")
-            _finish_paper(digest, [f.result() for f in futures])
+            _finish_paper(digest, _in_digest_order({key: f.result() for key, f in futures.items()}))
             if progress:
                 progress.done(digest.id, "ok")
     if llm is not None:

@@ -79,6 +79,23 @@ def cue_hits(topic: Topic, text: str, title: frozenset[str] = frozenset()) -> in
     return hits
 
 
+# Numbers that point within the paper ("Table 3", "Figure 2", "Lines 3-7", "Section 4.1", "Eq. (2)"): they are no
+# result, and a sentence with only these does not count as a quantitative one.
+_POINTERS = re.compile(
+    r"\b(?:tables?|fig(?:ure)?s?\.?|lines?|sections?|sec\.|eqs?\.?|equations?|appendix|algorithms?|alg\.|steps?|"
+    r"stages?|chapters?)\s*\(?\d+(?:\.\d+)*\)?(?:\s*(?:[-–,]|and|to)\s*\(?\d+(?:\.\d+)*\)?)*",
+    re.IGNORECASE,
+)
+# A run of bare numbers at the start: a plot's axis ("0 10 20 30 40 Iteration ...") or a contents line ("35 6
+# Conclusion ... 35 A Contributions").
+_NUMBER_RUN = re.compile(r"^(?:\d+(?:\.\d+)?\s+){2,}")
+
+
+def result_numbers(text: str) -> list:
+    """The sentence's numbers but those that point within the paper (`_POINTERS`)."""
+    return extract_numbers(_POINTERS.sub(" ", text))
+
+
 _SECTION_NUMBER = re.compile(r"^(?:\d{1,2}|[A-H])(?:\.\d{1,2}){0,3}\.?\s+")
 _CONTENTS = re.compile(r"^(?:table of )?contents\b", re.IGNORECASE)
 
@@ -114,9 +131,11 @@ def pick_sentences(
     max_chars: int = 400,
     prefer_kinds: Sequence[str] = (),
     title: str = "",
+    taken: frozenset[str] | set[str] = frozenset(),
 ) -> list[Draft]:
     """Up to ``limit`` drafts, best first, chosen by relevance with a redundancy penalty (MMR-like). ``title``
-    is the paper's: its words are not cues of a stance topic (`cue_hits`)."""
+    is the paper's: its words are not cues of a stance topic (`cue_hits`). Sentences in ``taken`` (stated by
+    another section of the digest) are left out."""
     query_words = set().union(*(_words(q) for q in topic.queries))
     subject = title_words(title)
     candidates: list[tuple[float, str, str, set[str]]] = []
@@ -126,12 +145,14 @@ def pick_sentences(
             if FOOTNOTE.match(sentence.text):
                 continue  # a footnote ("*Equal contribution 1Pennsylvania State University ...") says who, not what
             text = without_heading(sentence.text, chunk.section).lstrip("•·-–* ").strip()
-            if not _looks_like_prose(text, max_chars) or _CONTENTS.match(text):
+            if not _looks_like_prose(text, max_chars) or _CONTENTS.match(text) or _NUMBER_RUN.match(text):
                 continue
             cues = cue_hits(topic, text, subject)
             if not cues:
                 continue
-            if topic.needs_number and not extract_numbers(text):
+            if topic.needs_number and not result_numbers(text):
+                continue
+            if text in taken:
                 continue
             words = _words(text)
             overlap = len(words & query_words) / (1 + len(query_words)) ** 0.5
@@ -141,7 +162,7 @@ def pick_sentences(
             elif chunk.kind == "appendix":
                 score -= 0.4
             if topic.needs_number:
-                score += 0.05 * min(len(extract_numbers(text)), 4)
+                score += 0.05 * min(len(result_numbers(text)), 4)
             candidates.append((score, text, chunk.id, words))
     candidates.sort(key=lambda c: -c[0])
     chosen: list[tuple[float, str, str, set[str]]] = []

@@ -12,7 +12,7 @@ import pytest
 from footnote.settings import Settings
 from index.archive import Archive
 from summarize.digest import build_digest
-from summarize.extractive import cue_hits, title_words, without_heading
+from summarize.extractive import cue_hits, result_numbers, title_words, without_heading
 from summarize.render import to_markdown, write_digest
 from summarize.sections import LABEL_TITLES, NOT_STATED, SECTIONS
 from tests.digest_checks import check_digest
@@ -112,6 +112,36 @@ def test_no_statement_begins_with_its_sections_heading(digests):
 )
 def test_without_heading(text, section, expected):
     assert without_heading(text, section) == expected
+
+
+def test_a_sentence_states_one_sections_topic_not_two(corpus_home):
+    """MoBA's RULER sentence was its datasets, its baselines and its results; 21 sentences of the 19 papers'
+    digests stood in two sections. Each now goes to the first section that claims it (CLAIM_ORDER). Nor is a
+    plot's axis ("0 10 20 30 40 Iteration 0.30 ...") or a contents line ("35 6 Conclusion ...") a statement."""
+    archive = Archive(Settings(home=corpus_home))
+    try:
+        ids = [r.id for r in archive.papers()]
+        assert len(ids) == 19
+        doc = build_digest("2025-05-07", archive, ids, lang="en", generator="extractive").to_json()
+    finally:
+        archive.close()
+    for paper in doc["papers"]:
+        texts = [s["text"] for section in paper["sections"] for s in section["statements"]]
+        assert len(texts) == len(set(texts)), paper["id"]
+        assert not [t for t in texts if re.match(r"(\d+(\.\d+)? ){2,}", t)], paper["id"]
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("Next, the gating score is computed according to Equation 6 (Lines 3-7).", []),
+        ("As shown in Table 2 and Figure 3, it reaches 45.2% on MMLU.", ["45.2%"]),
+        ("Section 4.1 reports a 6.5x speedup at 1M tokens.", ["6.5x", "1M"]),
+        ("Stages 1 and 2 take 3 days.", ["3"]),
+    ],
+)
+def test_numbers_that_point_within_the_paper_are_no_result(text, numbers):
+    assert [n.text for n in result_numbers(text)] == numbers
 
 
 def test_a_word_of_the_title_is_no_cue_of_a_limitation(digests):
