@@ -111,6 +111,10 @@ def without_heading(text: str, section: str) -> str:
     return text
 
 
+# A paragraph's run-in heading, a sentence of its own to Punkt: "Limitations and future directions.", "Future work."
+_RUN_IN = re.compile(r"[A-Z][\w-]*(?:,? (?:and |& )?[\w-]+){0,5}\.")
+
+
 def _looks_like_prose(text: str, max_chars: int) -> bool:
     if not 40 <= len(text) <= max_chars:
         return False
@@ -141,13 +145,21 @@ def pick_sentences(
     candidates: list[tuple[float, str, str, set[str]]] = []
     for rank, passage in enumerate(passages):
         chunk = passage.chunk
+        under = -1  # the block (line of the page) whose run-in heading names the topic ("Limitations.")
         for sentence in passage_sentences(passage, page_offsets[chunk.paper_id]):
             if FOOTNOTE.match(sentence.text):
                 continue  # a footnote ("*Equal contribution 1Pennsylvania State University ...") says who, not what
+            start = max(0, sentence.start - chunk.char_start)
+            block = chunk.text.count("\n", 0, start)
             text = without_heading(sentence.text, chunk.section).lstrip("•·-–* ").strip()
+            if _RUN_IN.fullmatch(text) and cue_hits(topic, text, subject):
+                # "Limitations and future directions. First, ... Second, ...": the rest of the paragraph (the block
+                # the heading ends in) is on the topic, though its sentences may not say so in words.
+                under = chunk.text.count("\n", 0, start + len(sentence.text))
+                continue
             if not _looks_like_prose(text, max_chars) or _CONTENTS.match(text) or _NUMBER_RUN.match(text):
                 continue
-            cues = cue_hits(topic, text, subject)
+            cues = cue_hits(topic, text, subject) or int(block == under)
             if not cues:
                 continue
             if topic.needs_number and not result_numbers(text):

@@ -131,6 +131,21 @@ def test_a_sentence_states_one_sections_topic_not_two(corpus_home):
         assert not [t for t in texts if re.match(r"(\d+(\.\d+)? ){2,}", t)], paper["id"]
 
 
+def test_a_paragraph_under_a_run_in_heading_is_on_its_topic(digests):
+    """SWE-smith's "Limitations and future directions. First, ... Second, ... We do not explore other training
+    techniques ..." (p. 10): its sentences say neither word, and the digest said its future work was not stated."""
+    _, out = digests
+    paper = out["en"].to_json()["papers"][1]
+    assert paper["id"] == "2504.21798"
+    future = next(s for s in paper["sections"] if s["key"] == "future_work")
+    assert future["stated"]
+    assert any(
+        c["page"] == 10 and "Limitations and future directions" not in s["text"]
+        for s in future["statements"]
+        for c in s["citations"]
+    ), future
+
+
 @pytest.mark.parametrize(
     ("text", "numbers"),
     [
