@@ -207,7 +207,11 @@ class SectionWriter:
 CLAIM_ORDER = ("contributions", "results", "motivation", "architecture", "setup", "limitations", "future_work")
 
 
-def _claiming(sections: Sequence[SectionSpec] = SECTIONS) -> list[SectionSpec]:
+def _claiming(generator: str, sections: Sequence[SectionSpec] = SECTIONS) -> list[SectionSpec]:
+    """The order to write the sections in: CLAIM_ORDER for the extractive generator, whose sections share the
+    paper's sentences; the digest's own order for an LLM (its requests go out in that order)."""
+    if generator != "extractive":
+        return list(sections)
     return sorted(sections, key=lambda s: CLAIM_ORDER.index(s.key) if s.key in CLAIM_ORDER else len(CLAIM_ORDER))
 
 
@@ -218,7 +222,8 @@ def _in_digest_order(results: dict[str, tuple[SectionResult, Grounding]]) -> lis
 def digest_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None) -> PaperDigest:
     """One paper's digest, its sections one after another (build_digest runs a day's sections in parallel)."""
     digest = _start_paper(writer, paper_id, entry)
-    _finish_paper(digest, _in_digest_order({s.key: writer.write(paper_id, digest.title, s) for s in _claiming()}))
+    results = {s.key: writer.write(paper_id, digest.title, s) for s in _claiming(writer.generator)}
+    _finish_paper(digest, _in_digest_order(results))
     return digest
 
 
@@ -286,7 +291,9 @@ def build_digest(
                 continue
             digest = _start_paper(writer, paper_id, entry)
             papers.append(digest)
-            futures = {spec.key: pool.submit(writer.write, paper_id, digest.title, spec) for spec in _claiming()}
+            futures = {
+                spec.key: pool.submit(writer.write, paper_id, digest.title, spec) for spec in _claiming(generator)
+            }
             pending.append((digest, futures))
         for digest, futures in pending:
             if progress:
