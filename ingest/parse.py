@@ -18,6 +18,7 @@ line that "dict" would drop (see ``_blocks_are_exact``).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import sys
 import unicodedata
@@ -193,10 +194,18 @@ def _resolve_hyphens(pages: list[list[_Block]]) -> None:
     """Settle each line-end hyphen of the paper, in place: it stays between two words when the word after it
     is itself hyphenated ("step-" + "by-step"), when a capital or a digit touches it ("SWE-" + "smith",
     "DeepSeek-" + "R1", "Qwen2.5-" + "7B"), or when the paper writes the pair hyphenated, inside a line, more
-    often than as one word ("fine-tuning"); otherwise the word was broken for the line and is joined."""
-    texts = [b.text for blocks in pages for b in blocks if LINE_HYPHEN in b.text]
-    if not texts:
+    often than as one word ("fine-tuning"); otherwise the word was broken for the line and is joined. A block
+    that ends in such a hyphen, before one that goes on in lower case, was cut there (a column's end: "ac-" +
+    "curacy", "Polo-" + "sukhin"): the word's end moves up to it."""
+    if not any(LINE_HYPHEN in b.text for blocks in pages for b in blocks):
         return
+    for blocks in pages:
+        for first, then in itertools.pairwise(blocks):
+            if first.text.endswith(LINE_HYPHEN) and then.text[:1].islower():
+                word, _, rest = then.text.partition(" ")
+                first.text += word
+                then.text = rest
+        blocks[:] = [b for b in blocks if b.text]
     words: Counter[str] = Counter()
     for blocks in pages:
         for b in blocks:

@@ -21,9 +21,10 @@ def pymupdf_page(pdf_path, page: int) -> str:
 
 
 def on_page(quote: str, pdf_path, page: int) -> bool:
-    """Whether the quote is PyMuPDF's own text of the page, whitespace-normalised; hyphens aside, which PyMuPDF
-    drops at every line end and footnote keeps where they join words ("SWE-" / "smith")."""
-    return " ".join(quote.split()).replace("-", "") in pymupdf_page(pdf_path, page).replace("-", "")
+    """Whether the quote is PyMuPDF's own text of the page, hyphens and spaces aside: PyMuPDF drops every
+    line-end hyphen and footnote keeps those that join words ("SWE-" / "smith"), and footnote joins a word broken
+    at a column's end ("ac-" ... "curacy"), which PyMuPDF leaves in two."""
+    return "".join(quote.split()).replace("-", "") in "".join(pymupdf_page(pdf_path, page).split()).replace("-", "")
 
 
 def check_digest(doc: dict, pdf_for) -> None:

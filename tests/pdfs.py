@@ -182,10 +182,11 @@ def norm(text: str) -> str:
 
 
 def unhyphened(text: str) -> str:
-    """``norm`` without hyphens, for comparing with PyMuPDF's text: TEXT_DEHYPHENATE drops every hyphen that ends
-    a line ("SWE-" / "smith" reads "SWEsmith"), where footnote keeps those that join words (ingest.parse
-    ._resolve_hyphens). Everything else must match character for character."""
-    return norm(text).replace("-", "")
+    """``norm`` without hyphens and spaces, for comparing with PyMuPDF's text: TEXT_DEHYPHENATE drops every hyphen
+    that ends a line ("SWE-" / "smith" reads "SWEsmith"), where footnote keeps those that join words, and a word
+    broken at a column's end stays two in PyMuPDF's text ("ac" ... "curacy"), where footnote joins it
+    (ingest.parse._resolve_hyphens). Every other character must match, in order."""
+    return "".join(norm(text).split()).replace("-", "")
 
 
 def found_in_order(parts: Sequence[str], haystack: str) -> bool:

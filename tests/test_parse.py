@@ -104,6 +104,36 @@ def test_a_word_broken_for_the_line_is_joined():
     text = "\n".join(parsed(p).text for p in ("2401.06066", "2505.00212"))
     for broken in ("perfor-mance", "parame-ters", "combina-tion", "ac-curacy", "\u2060"):
         assert broken not in text
+    flat = " ".join(text.split())
+    for broken in ("ac curacy", "Polo sukhin", "atten tion"):  # broken at a column's end, across two blocks
+        assert broken not in flat
+    assert "step-level accuracy" in " ".join(parsed("2505.00212").pages[5].split())  # p. 6
+
+
+def test_a_word_broken_at_a_blocks_end_is_joined_to_its_end_in_the_next():
+    from ingest.parse import LINE_HYPHEN, _Block, _resolve_hyphens
+
+    def block(text: str) -> _Block:
+        return _Block(1, 0.0, 10.0, 100.0, text)
+
+    pages = [
+        [
+            block(f"in step-level ac{LINE_HYPHEN}"),
+            block("curacy. Next sentence."),
+            block(f"a column ends Aux-Loss{LINE_HYPHEN}"),
+            block("Free Models"),  # a capital: no continuation, the hyphen goes as before
+            block(f"cut off{LINE_HYPHEN}"),
+            block("here"),
+        ]
+    ]
+    _resolve_hyphens(pages)
+    assert [b.text for b in pages[0]] == [
+        "in step-level accuracy.",
+        "Next sentence.",
+        "a column ends Aux-Loss",
+        "Free Models",
+        "cut offhere",
+    ]
 
 
 def test_line_end_hyphens_follow_the_papers_own_spelling():
