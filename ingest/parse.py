@@ -186,15 +186,49 @@ def _dehyphenate(lines: list[str]) -> list[str]:
     return out
 
 
-_MARKED = re.compile(r"(\w*)" + LINE_HYPHEN + r"(\w*)(-?)")
-_COMPOUND = re.compile(r"\w+(?:-\w+)*")
+_WORD_END = re.compile(r"(-?)(\w*)$")  # searched only in the few characters before a mark
+_WORD_START = re.compile(r"(\w*)(-?)")
+
+
+def _settle_marks(text: str, settle) -> str:
+    """``text`` with each marked hyphen replaced by what ``settle(compound, before, after, more)`` makes of the
+    words around it: ``before`` (after a hyphen of a compound, ``compound`` is "-") and ``after`` (before one,
+    ``more`` is "-"). Split at the marks rather than one regular expression over the block: 10x faster."""
+    parts = text.split(LINE_HYPHEN)
+    out = parts[0]
+    for part in parts[1:]:
+        tail = _WORD_END.search(out[-64:])
+        compound, before = (tail.group(1), tail.group(2)) if tail else ("", "")
+        if compound and not before:
+            compound = ""
+        head = _WORD_START.match(part)
+        after, more = head.group(1), head.group(2)
+        out = out[: len(out) - len(compound) - len(before)] + settle(compound, before, after, more)
+        out += part[len(after) + len(more) :]
+    return out
+
+
+_WORD_RUN = re.compile(r"[0-9a-z]+(?:-[0-9a-z]+)*")  # ASCII: twice as fast as \w here; pairs are mostly ASCII
+
+
+def _spellings(text: str) -> Counter[str]:
+    """The words of ``text`` (lower case) with how often each stands there, hyphenated words also by each run of
+    their parts ("text-to-image" counts for "text-to", "to-image" and "text-to-image")."""
+    counts: Counter[str] = Counter(_WORD_RUN.findall(text.lower()))
+    for word, n in list(counts.items()):
+        if "-" in word:
+            parts = word.split("-")
+            for i in range(len(parts)):
+                for j in range(i + 2, len(parts) + (i > 0)):
+                    counts["-".join(parts[i:j])] += n
+    return counts
 
 
 def _resolve_hyphens(pages: list[list[_Block]]) -> None:
-    """Settle each line-end hyphen of the paper, in place: it stays between two words when the word after it
-    is itself hyphenated ("step-" + "by-step"), when a capital or a digit touches it ("SWE-" + "smith",
-    "DeepSeek-" + "R1", "Qwen2.5-" + "7B"), or when the paper writes the pair hyphenated, inside a line, more
-    often than as one word ("fine-tuning"); otherwise the word was broken for the line and is joined. A block
+    """Settle each line-end hyphen of the paper, in place. Where the paper writes the pair inside its lines, its
+    spelling there decides ("fine-tuning", "DeepSeekMoE"). Elsewhere the hyphen stays where the words are part of
+    a compound ("text-to-" + "image", "step-" + "by-step") or a capital or a digit touches it ("SWE-" + "smith",
+    "Qwen2.5-" + "7B"); otherwise the word was broken for the line and is joined ("perfor-" + "mance"). A block
     that ends in such a hyphen, before one that goes on in lower case, was cut there (a column's end: "ac-" +
     "curacy", "Polo-" + "sukhin"): the word's end moves up to it."""
     if not any(LINE_HYPHEN in b.text for blocks in pages for b in blocks):
@@ -206,26 +240,23 @@ def _resolve_hyphens(pages: list[list[_Block]]) -> None:
                 first.text += word
                 then.text = rest
         blocks[:] = [b for b in blocks if b.text]
-    words: Counter[str] = Counter()
-    for blocks in pages:
-        for b in blocks:
-            inline = re.sub(r"\S*" + LINE_HYPHEN + r"\S*", " ", b.text) if LINE_HYPHEN in b.text else b.text
-            words.update(w.lower() for w in _COMPOUND.findall(inline))
+    # How the paper spells its words inside lines (a marked pair, with its joiners, is none of them).
+    spelled = _spellings("\n".join(b.text for blocks in pages for b in blocks))
 
-    def settle(m: re.Match[str]) -> str:
-        before, after, more = m.group(1), m.group(2), m.group(3)
+    def settle(compound: str, before: str, after: str, more: str) -> str:
         if not before or not after:
-            return before + after + more
-        touching = before[-1].isupper() or before[-1].isdigit() or after[0].isupper() or after[0].isdigit()
-        pair = f"{before}-{after}".lower()
-        if more or touching or words[pair] > words[(before + after).lower()]:
-            return f"{before}-{after}{more}"
-        return before + after + more
+            return compound + before + after + more
+        hyphenated, joined = spelled[f"{before}-{after}".lower()], spelled[(before + after).lower()]
+        if hyphenated != joined:  # the paper's own spelling first: "DeepSeekMoE" 222 times, "fine-tuning"
+            keep = hyphenated > joined
+        else:  # a compound ("text-to-" + "image", "step-" + "by-step"), or a capital or a digit at the hyphen
+            keep = bool(compound or more) or any(c.isupper() or c.isdigit() for c in (before[-1], after[0]))
+        return compound + before + ("-" if keep else "") + after + more
 
     for blocks in pages:
         for b in blocks:
             if LINE_HYPHEN in b.text:
-                b.text = clean(_MARKED.sub(settle, b.text).replace(LINE_HYPHEN, ""))
+                b.text = clean(_settle_marks(b.text, settle))
 
 
 _INVISIBLE_PT = 1.0  # spans set smaller than this are hidden payloads (e.g. LaTeXiT's base64 source)

@@ -100,6 +100,18 @@ def test_a_line_end_hyphen_that_joins_words_is_kept(paper_id, kept, joined):
     assert joined in "".join(pymupdf_pages(paper_id))  # PyMuPDF joined at least one of them
 
 
+def test_no_word_is_made_at_a_line_end_that_the_paper_does_not_write():
+    """Joining "text-to-" + "image" took only "to" for the word before the hyphen and made "text-toimage"; the
+    capital rule made "DeepSeek-MoE" where DeepSeekMoE's paper writes "DeepSeekMoE" 222 times inside its lines."""
+    text = "\n".join(parsed(p).text for p in ALL)
+    for made in ("text-toimage", "chain-ofthought", "step-bystep", "end-toend", "trial-anderror", "llm-as-ajudge"):
+        assert made not in text
+    for written in ("text-to-image", "chain-of-thought", "step-by-step", "end-to-end", "trial-and-error"):
+        assert written in text
+    moe = parsed("2401.06066").text
+    assert moe.count("DeepSeek-MoE") == moe.count("github.com/deepseek-ai/DeepSeek-MoE")  # only its URL
+
+
 def test_a_word_broken_for_the_line_is_joined():
     text = "\n".join(parsed(p).text for p in ("2401.06066", "2505.00212"))
     for broken in ("perfor-mance", "parame-ters", "combina-tion", "ac-curacy", "\u2060"):
@@ -142,12 +154,18 @@ def test_line_end_hyphens_follow_the_papers_own_spelling():
     def block(text: str) -> _Block:
         return _Block(1, 0.0, 10.0, 100.0, text)
 
+    m = LINE_HYPHEN
     pages = [
-        [block(f"we use fine{LINE_HYPHEN}tuning and pre{LINE_HYPHEN}training and perfor{LINE_HYPHEN}mance")],
-        [block("Full fine-tuning beats fine-tuning of heads; pretraining is pretraining."), block(f"end{LINE_HYPHEN}")],
+        [block(f"we use fine{m}tuning, pre{m}training, perfor{m}mance, text-to{m}image, Deep{m}SeekMoE, SWE{m}smith")],
+        [
+            block("Full fine-tuning beats fine-tuning of heads; pretraining is pretraining. DeepSeekMoE is new."),
+            block(f"end{m}"),
+        ],
     ]
     _resolve_hyphens(pages)
-    assert pages[0][0].text == "we use fine-tuning and pretraining and performance"
+    assert pages[0][0].text == (
+        "we use fine-tuning, pretraining, performance, text-to-image, DeepSeekMoE, SWE-smith"  # last: a capital
+    )
     assert pages[1][1].text == "end"  # a block's last line: the hyphen goes, as before
 
 
