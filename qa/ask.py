@@ -10,8 +10,8 @@ from footnote.types import Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
 from qa.abstain import TitlePages, mentions, support, unnamed
-from qa.select import Candidate, rank_sentences
-from summarize.extractive import without_heading
+from qa.select import BULLET, Candidate, rank_sentences
+from summarize.extractive import sentence_offset, without_heading
 from summarize.llm_gen import format_passages, statements_schema
 from summarize.verify import Draft, Grounding, Verifier
 
@@ -239,5 +239,10 @@ def _squash(text: str) -> str:
 
 
 def _extractive(chosen: Sequence[Candidate]) -> list[Draft]:
-    """The chosen sentences, best first, quoted verbatim (without their section's heading in front)."""
-    return [Draft(without_heading(c.text, c.passage.chunk.section), [c.passage.chunk.id]) for c in chosen]
+    """The chosen sentences, best first, quoted verbatim (a section's first sentence without the heading)."""
+    drafts = []
+    for c in chosen:
+        chunk = c.passage.chunk
+        offset = sentence_offset(chunk.text, chunk.sentences, c.text, lambda t: BULLET.sub("", t))
+        drafts.append(Draft(without_heading(c.text, chunk.section, chunk.text, offset), [chunk.id]))
+    return drafts

@@ -48,7 +48,7 @@ from summarize.verify import Sentence, passage_sentences
 RRF_K = 10  # a small constant: the first few places of each signal are what counts
 WEIGHTS = {"bm25": 1.0, "exact": 0.5, "passage": 0.5, "cause": 1.0}
 MIN_CHARS = 20  # shorter "sentences" are headings, table cells and reference stubs
-_BULLET = re.compile(r"^[•·\-–*]\s*")
+BULLET = re.compile(r"^[•·\-–*]\s*")
 # "Why ...?", "... and why?", "..., and why that one?": the question (or one of its clauses) asks for a reason.
 WHY = re.compile(r"(?:^|[.?!,;:]\s+|\band\s+)why\b", re.IGNORECASE)
 # The words English prose states a cause or a consequence with (not "since" or "as": mostly time and comparison).
@@ -81,7 +81,7 @@ def rank_sentences(
         if pid not in offsets:
             offsets[pid] = archive.page_offsets(pid)
         for sentence in passage_sentences(passage, offsets[pid]):
-            text = _BULLET.sub("", sentence.text)
+            text = BULLET.sub("", sentence.text)
             if len(text) >= MIN_CHARS:
                 found.append((rank, passage, sentence, text))
     if not found:

@@ -100,15 +100,38 @@ _SECTION_NUMBER = re.compile(r"^(?:\d{1,2}|[A-H])(?:\.\d{1,2}){0,3}\.?\s+")
 _CONTENTS = re.compile(r"^(?:table of )?contents\b", re.IGNORECASE)
 
 
-def without_heading(text: str, section: str) -> str:
-    """The sentence without its section's heading in front. A chunk begins with its section's heading, which has
-    no full stop, so the first sentence reads "Conclusion, Limitations, and Future Work In this work, ..." (the
-    heading's number, "5.", ends the sentence before). What follows the heading is still the paper's own text."""
+def without_heading(text: str, section: str, chunk_text: str, offset: int | None) -> str:
+    """The sentence without its section's heading in front. A section's first chunk begins with the heading's
+    line, which has no full stop, so its first sentence reads "Conclusion, Limitations, and Future Work In this
+    work, ..." (the heading's number, "5.", ends the sentence before) or "Abstract We present ...". Only a
+    sentence that starts on that line (``offset`` into ``chunk_text``; None: unknown) loses it: elsewhere a
+    sentence that begins with the section's name ("Distributed Muon has larger latencies ...", in "Distributed
+    Muon") keeps it. What is left is still the paper's own text."""
     heading = " ".join(section.split())
+    first_line = chunk_text.split("\n", 1)[0]
+    line = " ".join(first_line.split())
+    run_in = offset == 0 and heading.lower() == "abstract" and line.lower().startswith("abstract ")
+    if offset is None or offset >= len(first_line) or not (line == heading or run_in):
+        return text
     for name in (heading, _SECTION_NUMBER.sub("", heading)):
         if len(name) >= 4 and text.startswith(name + " ") and len(text) > len(name) + 1:
             return text[len(name) + 1 :]
     return text
+
+
+def sentence_offset(chunk_text: str, spans, text: str, strip=None) -> int | None:
+    """Where in its chunk the sentence ``text`` (whitespace-normalised, ``strip`` applied) starts, found among the
+    chunk's sentence ``spans`` that begin on its first line; None if it is not one of them."""
+    if not spans:
+        return None
+    first_line = len(chunk_text.split("\n", 1)[0])
+    for start, end in spans:
+        if start >= first_line:
+            break
+        candidate = " ".join(chunk_text[start:end].split())
+        if (strip(candidate) if strip else candidate) == text:
+            return start
+    return None
 
 
 # A paragraph's run-in heading, a sentence of its own to Punkt: "Limitations and future directions.", "Future work."
@@ -151,7 +174,7 @@ def pick_sentences(
                 continue  # a footnote ("*Equal contribution 1Pennsylvania State University ...") says who, not what
             start = max(0, sentence.start - chunk.char_start)
             block = chunk.text.count("\n", 0, start)
-            text = without_heading(sentence.text, chunk.section).lstrip("•·-–* ").strip()
+            text = without_heading(sentence.text, chunk.section, chunk.text, start).lstrip("•·-–* ").strip()
             if _RUN_IN.fullmatch(text) and cue_hits(topic, text, subject):
                 # "Limitations and future directions. First, ... Second, ...": the rest of the paragraph (the block
                 # the heading ends in) is on the topic, though its sentences may not say so in words.

@@ -472,3 +472,14 @@ def test_a_name_of_several_words_may_be_written_as_one(archive):
     question = "Which papers use the Hugging Face Math-Verify library?"
     assert not support(catalog, question, [passage]).missing_names
     assert support(catalog, "Which papers use the Hugging Face Lean-Verify library?", [passage]).missing_names
+
+
+def test_a_sentence_keeps_the_name_it_shares_with_its_section(archive):
+    """In 2502.16982's section "Distributed Muon", ask printed "has larger end-to-end latencies than Distributed
+    AdamW ...": the section's name was cut off every sentence that began with it, not only off the heading."""
+    answer = ask(
+        archive, "What is the latency of Distributed Muon compared with Distributed AdamW?", paper_ids=["2502.16982"]
+    )
+    texts = [s.text for s in answer.statements]
+    assert texts and all(t[:1].isupper() or t[:1].isdigit() for t in texts), texts
+    assert any(t.startswith("Distributed Muon has larger end-to-end latencies") for t in texts), texts

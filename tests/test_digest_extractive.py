@@ -91,27 +91,58 @@ def test_no_statement_begins_with_its_sections_heading(digests):
 
 
 @pytest.mark.parametrize(
-    ("text", "section", "expected"),
+    ("text", "section", "chunk", "offset", "expected"),
     [
-        ("Abstract We present X, a model.", "Abstract", "We present X, a model."),
+        (
+            "Abstract We present X, a model.",
+            "Abstract",
+            "Abstract\nWe present X, a model.",
+            0,
+            "We present X, a model.",
+        ),
+        ("Abstract We present X.", "Abstract", "Abstract We present X. More.", 0, "We present X."),  # run in
         (
             "Conclusion, Limitations, and Future Work In this work, we share.",
             "5. Conclusion, Limitations, and Future Work",
+            "5. Conclusion, Limitations, and Future Work\nIn this work, we share.",
+            3,  # "5." is a sentence of its own
             "In this work, we share.",
         ),
-        ("2 Method In this work, we introduce MoBA.", "2 Method", "In this work, we introduce MoBA."),
         (
-            "3.1 Evaluation Since k1.5 is multimodal, we evaluate.",
-            "3.1 Evaluation",
-            "Since k1.5 is multimodal, we evaluate.",
+            "2 Method In this work, we use X.",
+            "2 Method",
+            "2 Method\nIn this work, we use X.",
+            0,
+            "In this work, we use X.",
         ),
-        ("Methods differ in cost.", "Method", "Methods differ in cost."),  # a word that begins with the heading
-        ("Abstract", "Abstract", "Abstract"),  # nothing after it: left as it is
-        ("We present X.", "Abstract", "We present X."),
+        ("Methods differ in cost.", "Method", "Method\nMethods differ in cost.", 7, "Methods differ in cost."),
+        ("Abstract", "Abstract", "Abstract\nWe present X.", 0, "Abstract"),  # nothing after it: left as it is
+        # A sentence that begins with the section's name, not on the heading's line: the name is its subject.
+        (
+            "Distributed Muon has larger latencies.",
+            "Distributed Muon",
+            "Distributed Muon\nIt is fast. Distributed Muon has larger latencies.",
+            29,
+            "Distributed Muon has larger latencies.",
+        ),
+        (
+            "Distributed Muon has larger latencies.",
+            "Distributed Muon",
+            "Distributed Muon has larger latencies.",  # a later chunk of the section: no heading line
+            0,
+            "Distributed Muon has larger latencies.",
+        ),
+        (
+            "2 Method In this work, we use X.",
+            "2 Method",
+            "2 Method\nIn this work, we use X.",
+            None,
+            "2 Method In this work, we use X.",
+        ),
     ],
 )
-def test_without_heading(text, section, expected):
-    assert without_heading(text, section) == expected
+def test_without_heading(text, section, chunk, offset, expected):
+    assert without_heading(text, section, chunk, offset) == expected
 
 
 def test_a_sentence_states_one_sections_topic_not_two(corpus_home):
