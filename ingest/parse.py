@@ -193,7 +193,7 @@ _WORD_START = re.compile(r"(\w*)(-?)")
 def _settle_marks(text: str, settle) -> str:
     """``text`` with each marked hyphen replaced by what ``settle(compound, before, after, more)`` makes of the
     words around it: ``before`` (after a hyphen of a compound, ``compound`` is "-") and ``after`` (before one,
-    ``more`` is "-"). Split at the marks rather than one regular expression over the block: 10x faster."""
+    ``more`` is "-"). Split at the marks rather than one regular expression over the block (43 -> 24 ms here)."""
     parts = text.split(LINE_HYPHEN)
     out = parts[0]
     for part in parts[1:]:
