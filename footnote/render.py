@@ -63,7 +63,7 @@ def matches_text(query: str, matches) -> None:
     if not matches:
         stdout.print(f"No passage in the archive states {query!r}.", markup=False, highlight=False)
         return
-    if all(m.numbers_found is False for m in matches):  # none of them holds the claim's numbers
+    if all(m.numbers_found is False for m in matches):  # none of them holds all of the claim's numbers
         stdout.print(
             f"No passage in the archive states the numbers of {query!r}; the nearest passages:",
             markup=False,

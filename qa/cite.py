@@ -23,8 +23,8 @@ class Match:
     quote: str
     score: float
     span: tuple[int, int] | None  # the matching part of the quote, if one was found
-    # Whether the quote holds at least one of the claim's numbers (None: the claim has none). A claim whose
-    # numbers no match holds ("87.123%") is not stated in the archive; the matches are only the nearest text.
+    # Whether the quoted sentence holds every one of the claim's numbers (None: the claim has none). A claim with a
+    # number no match holds ("87.123%"; "99.9% on AIME 2024", whose 2024 many hold) is not stated in the archive.
     numbers_found: bool | None = None
 
     def to_json(self) -> dict:
@@ -144,7 +144,7 @@ def cite(
             continue
         score = exact + passage.score / top
         quote, span = _window(sentence.text, _span(query, sentence.text))
-        found = bool(numbers_in(numbers, sentence.text)) if numbers else None
+        found = len(numbers_in(numbers, sentence.text)) == len(numbers) if numbers else None
         match = Match(pid, passage.title, sentence.page, passage.chunk.section, quote, score, span, found)
         ranked.append((score, match))
     ranked.sort(key=lambda item: -item[0])

@@ -111,6 +111,10 @@ def test_a_number_no_paper_states_is_said_to_be_missing(archive, corpus_home):
     assert matches and all(m.numbers_found is False for m in matches)
     claim = cite(archive, "MoBA achieves 99.9% on MMLU", k=3)
     assert claim and all(m.numbers_found is False for m in claim)
+    half = cite(archive, "Kimi k1.5 achieves 99.9% on AIME 2024", k=5)  # 2024 is everywhere, 99.9% nowhere
+    assert half and all(m.numbers_found is False for m in half)
+    both = cite(archive, "speedup ratio of 6.5x when prefilling 1M tokens", k=1)[0]
+    assert both.numbers_found is True
     assert all(m.numbers_found is None for m in cite(archive, "mixture of block attention", k=3))
     assert cite(archive, "6.5×", k=1)[0].numbers_found is True
     proc = subprocess.run(
