@@ -135,7 +135,19 @@ def sentence_offset(chunk_text: str, spans, text: str, strip=None) -> int | None
 
 
 # A paragraph's run-in heading, a sentence of its own to Punkt: "Limitations and future directions.", "Future work."
+# Not a short sentence: one with a verb ("Localization is the dominant failure mode.", "Best results are in bold.")
+# or one about a table or figure ("Table 4 summarizes the results.").
 _RUN_IN = re.compile(r"[A-Z][\w-]*(?:,? (?:and |& )?[\w-]+){0,5}\.")
+_NOT_RUN_IN = re.compile(
+    r"^(?:tables?|fig(?:ure)?s?|eq(?:uation)?s?)\b|\b(?:is|are|was|were|be|been|has|have|had|does|do|did|can|could|"
+    r"will|would|may|might|shows?|showed|summari[sz]es?|presents?|lists?|reports?|gives?|denotes?|remains?)\b",
+    re.IGNORECASE,
+)
+
+
+def run_in_heading(text: str) -> bool:
+    """Whether a sentence is a paragraph's run-in heading: a few words, no verb, a full stop."""
+    return bool(_RUN_IN.fullmatch(text)) and not _NOT_RUN_IN.search(text)
 
 
 def _looks_like_prose(text: str, max_chars: int) -> bool:
@@ -175,7 +187,7 @@ def pick_sentences(
             start = max(0, sentence.start - chunk.char_start)
             block = chunk.text.count("\n", 0, start)
             text = without_heading(sentence.text, chunk.section, chunk.text, start).lstrip("•·-–* ").strip()
-            if _RUN_IN.fullmatch(text) and cue_hits(topic, text, subject):
+            if run_in_heading(text) and cue_hits(topic, text, subject):
                 # "Limitations and future directions. First, ... Second, ...": the rest of the paragraph (the block
                 # the heading ends in) is on the topic, though its sentences may not say so in words.
                 under = chunk.text.count("\n", 0, start + len(sentence.text))

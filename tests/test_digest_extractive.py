@@ -12,7 +12,7 @@ import pytest
 from footnote.settings import Settings
 from index.archive import Archive
 from summarize.digest import build_digest
-from summarize.extractive import cue_hits, result_numbers, title_words, without_heading
+from summarize.extractive import cue_hits, result_numbers, run_in_heading, title_words, without_heading
 from summarize.render import to_markdown, write_digest
 from summarize.sections import LABEL_TITLES, NOT_STATED, SECTIONS
 from tests.digest_checks import check_digest
@@ -175,6 +175,22 @@ def test_a_paragraph_under_a_run_in_heading_is_on_its_topic(digests):
         for s in future["statements"]
         for c in s["citations"]
     ), future
+
+
+@pytest.mark.parametrize(
+    ("text", "heading"),
+    [
+        ("Limitations and future directions.", True),
+        ("Future work.", True),
+        ("Training data.", True),
+        ("Localization is the dominant failure mode.", False),
+        ("Best results are in bold.", False),
+        ("Table 4 summarizes the results.", False),
+        ("We leave this to future work in a later paper of ours.", False),  # too long
+    ],
+)
+def test_run_in_headings_have_no_verb(text, heading):
+    assert run_in_heading(text) is heading
 
 
 @pytest.mark.parametrize(
