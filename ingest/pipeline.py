@@ -222,6 +222,7 @@ def _ingest_local(
     embedder = archive.embedder
     queue: deque[_Job] = deque()
     queued: dict[str, str] = {}  # sha256 -> id of the papers of this run, so that two copies make one paper
+    copies: list[tuple[Source, str]] = []  # a later source with a queued paper's bytes, and that paper's id
     todo = iter(local)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="footnote-parse") as parser:
 
@@ -240,14 +241,13 @@ def _ingest_local(
                         report.skipped.append(item.paper_id)
                         progress.done(item.paper_id, "skipped")
                         continue
-                    same = queued.get(sha) or archive.same_pdf(sha)
-                    # An arXiv id given for bytes that came in as a local file is ingested under its id.
-                    if same and same != item.paper_id and (not is_arxiv_id(item.paper_id) or is_arxiv_id(same)):
-                        if same not in report.skipped:
-                            report.skipped.append(same)
-                        report.same_as[item.paper_id] = same
-                        log.warning("%s: the same PDF as %s, already in the archive; skipped", item.source, same)
-                        progress.done(item.paper_id, f"same PDF as {same}")
+                    first = queued.get(sha)
+                    if first and _copy_of(item.paper_id, first):  # decided once the first is stored, or not
+                        copies.append((item, first))
+                        continue
+                    same = archive.same_pdf(sha)
+                    if same and _copy_of(item.paper_id, same):
+                        _skip_copy(item, same, report, progress)
                         continue
                     queued[sha] = item.paper_id
                     work = parser.submit(_parse_and_chunk, item, data, settings, embedder.count_tokens)
@@ -273,6 +273,27 @@ def _ingest_local(
         finally:  # interrupted (Ctrl-C, a lost store): papers not yet parsed are not parsed for nothing
             for job in queue:
                 job.work.cancel()
+    for item, first in copies:
+        if first in report.ingested:
+            _skip_copy(item, first, report, progress)
+        else:
+            reason = report.errors_by_id.get(first, "it was not ingested")
+            report.fail(item.source, f"{item.source}: the same PDF as {first}, which failed: {reason}", item.paper_id)
+            progress.done(item.paper_id, "failed")
+
+
+def _copy_of(paper_id: str, other: str) -> bool:
+    """Whether a source under ``paper_id`` with the bytes of paper ``other`` is that paper: always, but for an
+    arXiv id given for bytes that came in as a local file, which is ingested under its id."""
+    return paper_id != other and (not is_arxiv_id(paper_id) or is_arxiv_id(other))
+
+
+def _skip_copy(item: Source, paper_id: str, report: IngestReport, progress: Progress) -> None:
+    if paper_id not in report.skipped:
+        report.skipped.append(paper_id)
+    report.same_as[item.paper_id] = paper_id
+    log.warning("%s: the same PDF as %s, already in the archive; skipped", item.source, paper_id)
+    progress.done(item.paper_id, f"same PDF as {paper_id}")
 
 
 def _parse_and_chunk(item: Source, data: bytes, settings, count_tokens) -> tuple:

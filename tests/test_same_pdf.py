@@ -61,3 +61,22 @@ def test_the_digest_of_a_copy_is_the_digest_of_the_paper(cut, tmp_path):
         assert [(p.id, p.status) for p in run.digest.papers] == [("2502.13189", "ok")]
     finally:
         archive.close()
+
+
+def test_a_copy_of_a_paper_that_fails_fails_with_it(cut, tmp_path):
+    """Two copies, and the first fails (three pages over a limit of two): the second was reported skipped as a
+    paper "already in the archive" that never got there."""
+    from footnote.settings import IngestSettings
+
+    paper, copy = cut
+    archive = Archive(Settings(home=tmp_path / "home", ingest=IngestSettings(max_pages=2)))
+    try:
+        report = ingest([str(paper), str(copy)], archive)
+        assert report.ingested == [] and report.skipped == [] and report.same_as == {}
+        failed = {f["source"]: f["error"] for f in report.failed}
+        assert set(failed) == {str(paper), str(copy)}
+        assert "over the limit of 2" in failed[str(paper)]
+        assert failed[str(copy)].startswith(f"{copy}: the same PDF as 2502.13189, which failed: ")
+        assert archive.catalog.papers(complete_only=False) == []
+    finally:
+        archive.close()
