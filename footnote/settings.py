@@ -208,10 +208,10 @@ def describe_error(exc: Exception) -> str:
 def _env_name(cls: type[BaseSettings], field: str) -> str:
     info = cls.model_fields.get(field)
     alias = info.validation_alias if info else None
-    if isinstance(alias, AliasChoices):
-        names = [c for c in alias.choices if isinstance(c, str)]
+    if isinstance(alias, AliasChoices):  # ("base_url", "FOOTNOTE_LLM_BASE_URL", ...): the first variable's name
+        names = [c for c in alias.choices if isinstance(c, str) and c.isupper()]
         if names:
-            return names[0].upper()
+            return names[0]
     if isinstance(alias, str):
         return alias.upper()
     return f"{cls.model_config.get('env_prefix', '')}{field}".upper()

@@ -82,8 +82,8 @@ def cue_hits(topic: Topic, text: str, title: frozenset[str] = frozenset()) -> in
 # Numbers that point within the paper ("Table 3", "Figure 2", "Lines 3-7", "Section 4.1", "Eq. (2)"): they are no
 # result, and a sentence with only these does not count as a quantitative one.
 _POINTERS = re.compile(
-    r"\b(?:tables?|fig(?:ure)?s?\.?|lines?|sections?|sec\.|eqs?\.?|equations?|appendix|algorithms?|alg\.|steps?|"
-    r"stages?|chapters?)\s*\(?\d+(?:\.\d+)*\)?(?:\s*(?:[-–,]|and|to)\s*\(?\d+(?:\.\d+)*\)?)*",
+    r"\b(?:tables?|fig(?:ure)?s?\.?|lines?|sections?|sec\.|eqs?\.?|equations?|appendix|algorithms?|alg\.|"
+    r"chapters?)\s*\(?\d+(?:\.\d+)*\)?(?:\s*(?:[-–]|and|to)\s*\(?\d+(?:\.\d+)*\)?(?![\d.%×x]))*",
     re.IGNORECASE,
 )
 # A run of bare numbers at the start: a plot's axis ("0 10 20 30 40 Iteration ...") or a contents line ("35 6

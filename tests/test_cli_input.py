@@ -79,3 +79,11 @@ def test_a_bad_setting_names_its_environment_variable(home, variable, value, say
     assert done.returncode == 2
     last = done.stderr.splitlines()[-1]
     assert last.startswith(f"Error: invalid settings: {says}"), done.stderr
+
+
+def test_a_setting_read_under_several_names_is_named_by_its_variable():
+    from footnote.settings import LLMSettings, QASettings, _env_name
+
+    assert _env_name(LLMSettings, "base_url") == "FOOTNOTE_LLM_BASE_URL"  # not its field name, "BASE_URL"
+    assert _env_name(LLMSettings, "api_key") == "FOOTNOTE_LLM_API_KEY"
+    assert _env_name(QASettings, "k") == "FOOTNOTE_QA_K"

@@ -199,7 +199,9 @@ def test_run_in_headings_have_no_verb(text, heading):
         ("Next, the gating score is computed according to Equation 6 (Lines 3-7).", []),
         ("As shown in Table 2 and Figure 3, it reaches 45.2% on MMLU.", ["45.2%"]),
         ("Section 4.1 reports a 6.5x speedup at 1M tokens.", ["6.5x", "1M"]),
-        ("Stages 1 and 2 take 3 days.", ["3"]),
+        ("As shown in Table 3, 87.5% of problems are solved.", ["87.5%"]),  # after a comma: a result
+        ("We train for steps 2000 and 2500.", ["2000", "2500"]),  # steps are counted, not pointed at
+        ("Tables 2 and 3 give 4.5x and 6.5x.", ["4.5x", "6.5x"]),
     ],
 )
 def test_numbers_that_point_within_the_paper_are_no_result(text, numbers):
