@@ -158,6 +158,8 @@ def ingest(ctx: Context, sources: tuple[str, ...], day: str | None, as_json: boo
         click.echo(f"failed: {failure['error']}", err=True)
     for warning in report.warnings:
         click.echo(f"warning: {warning['warning']}", err=True)
+    for note in report.notes:
+        click.echo(note, err=True)
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:

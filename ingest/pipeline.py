@@ -60,6 +60,9 @@ class IngestReport:
     same_as: dict[str, str] = field(default_factory=dict)
     # Papers ingested from a damaged file ({"source", "warning"}): what could be read is in the archive.
     warnings: list[dict[str, str]] = field(default_factory=list)
+    # Lines for the user that are neither failures nor warnings ("x.pdf: the same PDF as ID, ..."); the CLI prints
+    # them on stderr (not through logging, whose level a library imported on the way may have raised).
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"ingested": self.ingested, "skipped": self.skipped, "failed": self.failed, "warnings": self.warnings}
@@ -292,7 +295,7 @@ def _skip_copy(item: Source, paper_id: str, report: IngestReport, progress: Prog
     if paper_id not in report.skipped:
         report.skipped.append(paper_id)
     report.same_as[item.paper_id] = paper_id
-    log.warning("%s: the same PDF as %s, already in the archive; skipped", item.source, paper_id)
+    report.notes.append(f"{item.source}: the same PDF as {paper_id}, already in the archive; skipped")
     progress.done(item.paper_id, f"same PDF as {paper_id}")
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -22,7 +26,7 @@ def cut(tmp_path):
     return paper, copy
 
 
-def test_a_copy_under_another_name_is_skipped_as_the_paper_it_is(cut, tmp_path, caplog):
+def test_a_copy_under_another_name_is_skipped_as_the_paper_it_is(cut, tmp_path):
     paper, copy = cut
     archive = Archive(Settings(home=tmp_path / "home"))
     try:
@@ -33,11 +37,23 @@ def test_a_copy_under_another_name_is_skipped_as_the_paper_it_is(cut, tmp_path, 
         assert second.ingested == [] and second.failed == []
         assert second.skipped == ["2502.13189"]
         assert second.same_as == {"local-moba-copy": "2502.13189"}
+        assert second.notes == [f"{copy}: the same PDF as 2502.13189, already in the archive; skipped"]
         assert [r.id for r in archive.catalog.papers(complete_only=False)] == ["2502.13189"]
         assert archive.store.count() == count == archive.catalog.chunk_count()
-        assert any("moba-copy.pdf: the same PDF as 2502.13189" in r.getMessage() for r in caplog.records)
     finally:
         archive.close()
+    # As a user sees it: the command says which file is a copy of which paper, once.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FOOTNOTE_", "OPENAI_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "footnote.cli", "--home", str(tmp_path / "home"), "ingest", str(copy), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["skipped"] == ["2502.13189"]
+    assert done.stderr.splitlines().count(f"{copy}: the same PDF as 2502.13189, already in the archive; skipped") == 1
 
 
 def test_two_copies_in_one_run_make_one_paper(cut, tmp_path):
