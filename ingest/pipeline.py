@@ -128,7 +128,8 @@ def ingest(
             unique[record.id] = source
             redo[record.id] = (_entry_of(record), record.published)
         if unfinished:
-            log.warning("redoing papers a crashed ingest left unfinished: %s", ", ".join(r.id for r in unfinished))
+            redone = ", ".join(r.id for r in unfinished)
+            report.notes.append(f"redoing papers a crashed ingest left unfinished: {redone}")
         progress.start(len(unique))
         local: list[tuple[Source, Path]] = []
         remote: list[RemotePaper] = []

@@ -223,6 +223,7 @@ def test_next_ingest_redoes_what_a_crash_left(archive, cut):
     # A is current: nothing to embed for it, but the unfinished B is redone from its recorded source
     report = ingest([str(cut["A"])], archive)
     assert report.skipped == [A] and report.ingested == [B] and report.failed == []
+    assert report.notes == [f"redoing papers a crashed ingest left unfinished: {B}"]  # the CLI prints it
     assert archive.catalog.pending_ids() == []
     assert sqlite_ids(archive, B) == chroma_ids(archive, B) == set(orphans)
     assert archive.store.count() == archive.catalog.chunk_count()
