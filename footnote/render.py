@@ -1,10 +1,14 @@
-"""Human-readable tables for the terminal (results go to stdout)."""
+"""Human-readable tables for the terminal (results go to stdout).
+
+What the papers and the user wrote goes in as rich ``Text``, never as markup: a title's "[CLS]", an id like
+"[local-draft p. 3]" or a trailing backslash is printed as it is (markup would read the first two as tags, and
+``rich.markup.escape`` doubles the last)."""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ingest.ids import is_arxiv_id
 
@@ -18,11 +22,11 @@ def ingest_table(report) -> None:
     table.add_column("pages", justify="right")
     table.add_column("chunks", justify="right")
     for pid in report.ingested:
-        table.add_row(escape(pid), "ingested", str(report.pages.get(pid, "")), str(report.chunks.get(pid, "")))
+        table.add_row(Text(pid), "ingested", str(report.pages.get(pid, "")), str(report.chunks.get(pid, "")))
     for pid in report.skipped:
-        table.add_row(escape(pid), "already in the archive", "", "")
+        table.add_row(Text(pid), "already in the archive", "", "")
     for failure in report.failed:
-        table.add_row(escape(failure["source"]), escape(f"failed: {failure['error']}"), "", "")
+        table.add_row(Text(failure["source"]), Text(f"failed: {failure['error']}"), "", "")
     stdout.print(table)
     stdout.print(f"{len(report.ingested)} ingested, {len(report.skipped)} skipped, {len(report.failed)} failed")
 
@@ -39,54 +43,46 @@ def short_title(title: str, limit: int = TITLE_CHARS) -> str:
 
 
 def papers_table(records) -> None:
-    # Cells are rich markup: a title's "[CLS]" or "[/]" is escaped, or it would vanish (or fail) as a tag.
     table = Table(title=f"{len(records)} paper{'' if len(records) == 1 else 's'}")
     for column in ("id", "title", "pages", "chunks", "ingested"):
         table.add_column(column, justify="right" if column in ("pages", "chunks") else "left")
     for r in records:
-        table.add_row(
-            escape(r.id), escape(short_title(r.title)), str(r.pages), str(r.chunks), (r.ingested_at or "")[:19]
-        )
+        table.add_row(Text(r.id), Text(short_title(r.title)), str(r.pages), str(r.chunks), (r.ingested_at or "")[:19])
     stdout.print(table)
 
 
-def _marked(quote: str, span) -> str:
+def _marked(quote: str, span) -> Text:
     if not span:
-        return escape(quote)
+        return Text(quote)
     start, end = span
     # On a terminal the match is highlighted; piped or redirected, it is wrapped in **…** (Markdown bold).
-    marked = f"[bold reverse]{escape(quote[start:end])}[/]" if stdout.is_terminal else f"**{escape(quote[start:end])}**"
-    return f"{escape(quote[:start])}{marked}{escape(quote[end:])}"
+    if stdout.is_terminal:
+        return Text.assemble(quote[:start], (quote[start:end], "bold reverse"), quote[end:])
+    return Text(f"{quote[:start]}**{quote[start:end]}**{quote[end:]}")
 
 
 def matches_text(query: str, matches) -> None:
     if not matches:
-        stdout.print(f"No passage in the archive states {query!r}.", markup=False, highlight=False)
+        stdout.print(Text(f"No passage in the archive states {query!r}."))
         return
     if all(m.numbers_found is False for m in matches):  # none of them holds all of the claim's numbers
-        stdout.print(
-            f"No passage in the archive states the numbers of {query!r}; the nearest passages:",
-            markup=False,
-            highlight=False,
-        )
+        stdout.print(Text(f"No passage in the archive states the numbers of {query!r}; the nearest passages:"))
     for n, m in enumerate(matches, start=1):
-        head = f"{escape(m.paper_id)}[/] p. {m.page} · {escape(m.section)} · score {m.score:.3f}"
-        stdout.print(f"[bold]{n}. {head}", highlight=False)
-        stdout.print(f"   {m.title}", style="dim", highlight=False, markup=False)
-        stdout.print(f"   “{_marked(m.quote, m.span)}”", highlight=False)
+        stdout.print(Text.assemble((f"{n}. {m.paper_id}", "bold"), f" p. {m.page} · {m.section} · score {m.score:.3f}"))
+        stdout.print(Text(f"   {m.title}", style="dim"))
+        stdout.print(Text.assemble("   “", _marked(m.quote, m.span), "”"))
         if is_arxiv_id(m.paper_id):  # a PDF ingested from a file ("local-...") has no arXiv page to link to
-            stdout.print(f"   https://arxiv.org/pdf/{m.paper_id}#page={m.page}", style="dim", markup=False)
+            stdout.print(Text(f"   https://arxiv.org/pdf/{m.paper_id}#page={m.page}", style="dim"))
 
 
 def answer_text(answer) -> None:
     if answer.abstained:
-        stdout.print("Not found in the archive.", highlight=False)
+        stdout.print(Text("Not found in the archive."))
         if answer.note:
-            stdout.print(f"({escape(answer.note)})", style="dim", highlight=False)
+            stdout.print(Text(f"({answer.note})", style="dim"))
         return
     for s in answer.statements:
         refs = ", ".join(f"{c.paper_id} p. {c.page}" for c in s.citations)
-        # The brackets are escaped with the refs: "[local-draft p. 3]" would otherwise be read as a markup tag.
-        stdout.print(f"- {escape(s.text)} [dim]{escape(f'[{refs}]')}[/]", highlight=False)
+        stdout.print(Text.assemble(f"- {s.text} ", (f"[{refs}]", "dim")))
     if answer.note:
-        stdout.print(f"({escape(answer.note)})", style="dim", highlight=False)
+        stdout.print(Text(f"({answer.note})", style="dim"))

@@ -117,3 +117,16 @@ def test_a_match_in_a_local_paper_gets_no_arxiv_link(capsys):
     assert "local-draft" in out and "arxiv.org" not in out
     matches_text("works", [SimpleNamespace(**{**vars(match), "paper_id": "2501.00001"})])
     assert "https://arxiv.org/pdf/2501.00001#page=2" in capsys.readouterr().out
+
+
+def test_a_trailing_backslash_is_printed_once(capsys):
+    """rich.markup.escape doubles a trailing backslash (it guards what is appended after it)."""
+    citation = SimpleNamespace(paper_id="2501.00001", page=1)
+    answer = SimpleNamespace(
+        abstained=False, statements=[SimpleNamespace(text="A path C:\\temp\\", citations=[citation])], note=""
+    )
+    answer_text(answer)
+    assert "A path C:\\temp\\ [2501.00001 p. 1]" in capsys.readouterr().out
+    papers_table([record("Ends in \\")])
+    out = capsys.readouterr().out
+    assert "Ends in \\ " in out and "Ends in \\\\" not in out
