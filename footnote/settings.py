@@ -194,9 +194,8 @@ def describe_error(exc: Exception) -> str:
     errors = getattr(exc, "errors", None)
     if not callable(errors):
         return " ".join(str(exc).split())
-    sections = {cls.__name__: cls for cls in (Settings, IngestSettings, IndexSettings, LLMSettings, SummarizeSettings)}
-    sections[QASettings.__name__] = QASettings
-    cls = sections.get(getattr(exc, "title", ""), Settings)
+    sections = (Settings, IngestSettings, IndexSettings, LLMSettings, SummarizeSettings, QASettings)
+    cls = next((c for c in sections if c.__name__ == getattr(exc, "title", "")), Settings)
     parts = []
     for error in errors():
         field = str(error["loc"][0]) if error.get("loc") else ""

@@ -100,6 +100,12 @@ _SECTION_NUMBER = re.compile(r"^(?:\d{1,2}|[A-H])(?:\.\d{1,2}){0,3}\.?\s+")
 _CONTENTS = re.compile(r"^(?:table of )?contents\b", re.IGNORECASE)
 
 
+def _line_end(text: str) -> int:
+    """Where the first line of ``text`` ends (its length, if it has one line)."""
+    end = text.find("\n")
+    return len(text) if end < 0 else end
+
+
 def without_heading(text: str, section: str, chunk_text: str, offset: int | None) -> str:
     """The sentence without its section's heading in front. A section's first chunk begins with the heading's
     line, which has no full stop, so its first sentence reads "Conclusion, Limitations, and Future Work In this
@@ -107,11 +113,13 @@ def without_heading(text: str, section: str, chunk_text: str, offset: int | None
     sentence that starts on that line (``offset`` into ``chunk_text``; None: unknown) loses it: elsewhere a
     sentence that begins with the section's name ("Distributed Muon has larger latencies ...", in "Distributed
     Muon") keeps it. What is left is still the paper's own text."""
+    line_end = _line_end(chunk_text)
+    if offset is None or offset >= line_end:  # most sentences: no need to look at the heading
+        return text
     heading = " ".join(section.split())
-    first_line = chunk_text.split("\n", 1)[0]
-    line = " ".join(first_line.split())
+    line = " ".join(chunk_text[:line_end].split())
     run_in = offset == 0 and heading.lower() == "abstract" and line.lower().startswith("abstract ")
-    if offset is None or offset >= len(first_line) or not (line == heading or run_in):
+    if not (line == heading or run_in):
         return text
     for name in (heading, _SECTION_NUMBER.sub("", heading)):
         if len(name) >= 4 and text.startswith(name + " ") and len(text) > len(name) + 1:
@@ -124,9 +132,9 @@ def sentence_offset(chunk_text: str, spans, text: str, strip=None) -> int | None
     chunk's sentence ``spans`` that begin on its first line; None if it is not one of them."""
     if not spans:
         return None
-    first_line = len(chunk_text.split("\n", 1)[0])
+    line_end = _line_end(chunk_text)
     for start, end in spans:
-        if start >= first_line:
+        if start >= line_end:
             break
         candidate = " ".join(chunk_text[start:end].split())
         if (strip(candidate) if strip else candidate) == text:
@@ -197,7 +205,8 @@ def pick_sentences(
             cues = cue_hits(topic, text, subject) or int(block == under)
             if not cues:
                 continue
-            if topic.needs_number and not result_numbers(text):
+            numbers = result_numbers(text) if topic.needs_number else []
+            if topic.needs_number and not numbers:
                 continue
             if text in taken:
                 continue
@@ -209,7 +218,7 @@ def pick_sentences(
             elif chunk.kind == "appendix":
                 score -= 0.4
             if topic.needs_number:
-                score += 0.05 * min(len(result_numbers(text)), 4)
+                score += 0.05 * min(len(numbers), 4)
             candidates.append((score, text, chunk.id, words))
     candidates.sort(key=lambda c: -c[0])
     chosen: list[tuple[float, str, str, set[str]]] = []

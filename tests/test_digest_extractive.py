@@ -55,18 +55,23 @@ def test_masking_is_never_invented(digests):
             assert "masking" in setup["missing_labels"]
 
 
+def statement_texts(digest) -> list[str]:
+    """Every statement of a digest, paper by paper, section by section."""
+    return [
+        s["text"]
+        for paper in digest.to_json()["papers"]
+        for section in paper["sections"]
+        for s in section["statements"]
+    ]
+
+
 def test_no_statement_is_a_footnote_or_half_a_sentence(digests):
     """The digest in the README quoted 2505.00212's first footnote run on from the sentence above it ("... across
     various domains, includ *Equal contribution 1Pennsylvania State University ...") and half of a sentence cut
     after "et al." ("(2024a), compared to models fine-tuned on SWE-smith.")."""
     _, out = digests
     for lang in ("ko", "en"):
-        texts = [
-            s["text"]
-            for paper in out[lang].to_json()["papers"]
-            for section in paper["sections"]
-            for s in section["statements"]
-        ]
+        texts = statement_texts(out[lang])
         assert texts
         assert not [t for t in texts if "Equal contribution" in t or "Correspondence to" in t]
         assert not [t for t in texts if re.match(r"\(\d{4}[a-z]?\)", t)]
@@ -77,12 +82,7 @@ def test_no_statement_begins_with_its_sections_heading(digests):
     Despite recent progress in Language Models ...", other papers "2 Method In this work, we introduce ..."."""
     _, out = digests
     for lang in ("ko", "en"):
-        texts = [
-            s["text"]
-            for paper in out[lang].to_json()["papers"]
-            for section in paper["sections"]
-            for s in section["statements"]
-        ]
+        texts = statement_texts(out[lang])
         assert texts
         assert not [t for t in texts if re.match(r"(Abstract|Introduction|Conclusions?) [A-Z]", t)]
         assert not [t for t in texts if re.match(r"(\d{1,2}|[A-H])(\.\d{1,2})*\.? [A-Z][a-z]+( [A-Z][a-z]+)* [A-Z]", t)]

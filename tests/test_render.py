@@ -60,16 +60,24 @@ def test_an_ingest_failure_naming_brackets_is_printed_whole(capsys):
     assert "[draft]" in out and "b'[x]'" in out
 
 
+def cite_match(**fields) -> SimpleNamespace:
+    """A qa.cite.Match as render reads it: one of 2501.00001, p. 2, with ``fields`` set."""
+    match = {
+        "paper_id": "2501.00001",
+        "page": 2,
+        "section": "Method",
+        "score": 0.5,
+        "title": "Draft",
+        "quote": "It works.",
+        "span": None,
+        "numbers_found": True,
+    }
+    return SimpleNamespace(**{**match, **fields})
+
+
 def test_a_match_whose_section_has_brackets_is_printed_whole(capsys):
-    match = SimpleNamespace(
-        paper_id="2501.00001",
-        page=2,
-        section="3 Method [sketch]",
-        score=0.5,
-        title="A [bold] title",
-        quote="It reaches 85.2% on [val].",
-        span=(11, 16),
-        numbers_found=True,
+    match = cite_match(
+        section="3 Method [sketch]", title="A [bold] title", quote="It reaches 85.2% on [val].", span=(11, 16)
     )
     matches_text("85.2%", [match])
     out = capsys.readouterr().out
@@ -102,16 +110,7 @@ def test_an_answer_citing_a_local_paper_shows_its_citation(capsys):
 
 
 def test_a_match_in_a_local_paper_gets_no_arxiv_link(capsys):
-    match = SimpleNamespace(
-        paper_id="local-draft",
-        page=2,
-        section="Method",
-        score=0.5,
-        title="Draft",
-        quote="It works.",
-        span=None,
-        numbers_found=None,
-    )
+    match = cite_match(paper_id="local-draft", numbers_found=None)
     matches_text("works", [match])
     out = capsys.readouterr().out
     assert "local-draft" in out and "arxiv.org" not in out
