@@ -131,9 +131,9 @@ class SectionWriter:
         k = self.settings.passages_per_section
         floor = self.settings.min_relevance
 
-        def search(include: tuple[str, ...] | None) -> list[Passage]:
+        def search(include: tuple[str, ...] | None, queries: tuple[str, ...] = topic.queries) -> list[Passage]:
             merged: dict[str, Passage] = {}
-            for q in topic.queries:
+            for q in queries:
                 query = Query(
                     q,
                     k=k,
@@ -148,6 +148,13 @@ class SectionWriter:
             return sorted(merged.values(), key=lambda p: -p.score)
 
         preferred = search(prefer_kinds)[: k // 2] if prefer_kinds else []
+        # Each preferred kind's best passage, where the others outrank it (one search on the topic's first query
+        # among the kinds missing): a paper's results section outranks its abstract on "main results", but the
+        # abstract states the headline result, which the digest must not miss.
+        missing = tuple(kind for kind in prefer_kinds if not any(p.chunk.kind == kind for p in preferred))
+        found = search(missing, topic.queries[:1]) if missing else []
+        for kind in missing:
+            preferred.extend([p for p in found if p.chunk.kind == kind][:1])
         seen = {p.chunk.id for p in preferred}
         general = [p for p in search(None) if p.chunk.id not in seen and ((p.dense or 0) >= floor or p.lexical)]
         return preferred + general[: k - len(preferred)]

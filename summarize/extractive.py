@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from footnote.numbers import query_numbers
 from footnote.types import Passage
 from ingest.chunk import FOOTNOTE
 from summarize.sections import Topic
-from summarize.verify import Draft, extract_numbers, passage_sentences
+from summarize.verify import Draft, passage_sentences
 
 _WORD = re.compile(r"[a-z][a-z0-9\-]+")
 _STOP = frozenset(
@@ -91,9 +92,27 @@ _POINTERS = re.compile(
 _NUMBER_RUN = re.compile(r"^(?:\d+(?:\.\d+)?\s+){2,}")
 
 
+# Numbers that measure nothing: an item's number in a list the sentence makes ("(2) Step-Level Accuracy: ...",
+# "1: Qwen2.5-Math models ..."), a reference's year ("(Li et al., 2024b)", "(Ankner et al. 2024; McAleese et al.
+# 2024)"), the k of a metric's name ("pass@1", "avg@8"), a formula's "nD−1" and a version ("Lean 4.9.0-rc2").
+_NO_MEASURE = re.compile(
+    r"(?:^|(?<=[\s:;]))\(?\d{1,2}\)(?=\s)|^\d{1,2}:(?=\s)|\([^()]*\b(?:19|20)\d{2}[a-z]?\)|@\d+|"
+    r"(?<=[^\W\d_])−\d+|\b\d+(?:\.\d+){2,}"
+)
+
+
 def result_numbers(text: str) -> list:
-    """The sentence's numbers but those that point within the paper (`_POINTERS`)."""
-    return extract_numbers(_POINTERS.sub(" ", text))
+    """The sentence's numbers but those that point within the paper (`_POINTERS`), measure nothing (`_NO_MEASURE`)
+    or are part of a name (the 80k of "MiniMax-M1-80k", `query_numbers`)."""
+    return query_numbers(_NO_MEASURE.sub(" ", _POINTERS.sub(" ", text)))
+
+
+def measures(text: str) -> list:
+    """The sentence's measurements: its numbers with a unit of ratio ("40.2%", "2.3×") or a decimal point and no
+    unit ("77.5 on AIME"; not the size "5.7T tokens"), outside names ("Qwen2.5-7B") and pointers ("Table 3.1"). What
+    a result reports, where whole numbers are mostly counts and settings ("500 trajectories", "difficulty scores of
+    2, 4, 6, and 8")."""
+    return [n for n in result_numbers(text) if n.unit in ("%", "×") or ("." in n.value and not n.unit)]
 
 
 _SECTION_NUMBER = re.compile(r"^(?:\d{1,2}|[A-H])(?:\.\d{1,2}){0,3}\.?\s+")
@@ -218,7 +237,9 @@ def pick_sentences(
             elif chunk.kind == "appendix":
                 score -= 0.4
             if topic.needs_number:
-                score += 0.05 * min(len(numbers), 4)
+                # A sentence that reports a measurement comes before every one with only counts or settings.
+                found = len(measures(text))
+                score += 0.05 * min(found, 4) if found else -2.0
             candidates.append((score, text, chunk.id, words))
     candidates.sort(key=lambda c: -c[0])
     chosen: list[tuple[float, str, str, set[str]]] = []

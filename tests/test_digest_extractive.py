@@ -12,7 +12,14 @@ import pytest
 from footnote.settings import Settings
 from index.archive import Archive
 from summarize.digest import build_digest
-from summarize.extractive import cue_hits, result_numbers, run_in_heading, title_words, without_heading
+from summarize.extractive import (
+    cue_hits,
+    measures,
+    result_numbers,
+    run_in_heading,
+    title_words,
+    without_heading,
+)
 from summarize.render import to_markdown, write_digest
 from summarize.sections import LABEL_TITLES, NOT_STATED, SECTIONS
 from tests.digest_checks import check_digest
@@ -202,10 +209,46 @@ def test_run_in_headings_have_no_verb(text, heading):
         ("As shown in Table 3, 87.5% of problems are solved.", ["87.5%"]),  # after a comma: a result
         ("We train for steps 2000 and 2500.", ["2000", "2500"]),  # steps are counted, not pointed at
         ("Tables 2 and 3 give 4.5x and 6.5x.", ["4.5x", "6.5x"]),
+        # An item's number, a reference's year, a metric's k, a name's number, a formula: none measures anything.
+        ("(2) Step-Level Accuracy: This metric quantifies the percentage of correct steps.", []),
+        ("1: Qwen2.5-Math models might be pretrained on concatenated text.", []),
+        ("It leads on OmniBench (Li et al., 2024b) and AV-Odyssey (Gong et al. 2024; Xu et al., 2023).", []),
+        ("Performance is evaluated on MATH500 using the pass@1 metric.", []),
+        ("On these benchmarks, MiniMax-M1-80k trails DeepSeek-R1-0528.", []),
+        ("This reduces the total generation count from nD−1 to nKD.", []),
+        ("All experimental results are conducted with Lean 4.9.0-rc2.", []),
+        ("(1) DeepSeek-R1 achieves 79.8% Pass@1 on AIME 2024.", ["79.8%", "2024"]),
     ],
 )
 def test_numbers_that_point_within_the_paper_are_no_result(text, numbers):
     assert [n.text for n in result_numbers(text)] == numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("We train SWE-agent-LM-32B, achieving 40.2% Pass@1 resolve rate on SWE-bench Verified.", ["40.2%"]),
+        ("It scores 77.5 on AIME and runs 2.3x faster.", ["77.5", "2.3x"]),
+        ("The SFT dataset for score 2 is made up of 375 easy and 125 medium instances.", []),  # counts
+        ("After Moonlight is fully trained to 5.7T tokens, we compared it with public models.", []),  # a size
+        ("As shown in Table 3.1, Qwen2.5-7B does well.", []),
+    ],
+)
+def test_measures_are_what_a_result_reports(text, found):
+    assert [n.text for n in measures(text)] == found
+
+
+def test_results_state_the_headline_of_the_abstract(digests):
+    """SWE-smith's headline result, 40.2% on SWE-bench Verified, stands in its abstract (p. 1); the results section
+    had taken three sentences of p. 7 instead, two of them counts of trajectories ("375 easy and 125 medium
+    instances", "difficulty scores of 2, 4, 6, and 8"): the results section outranked the abstract on "main
+    results", and any number counted as a result."""
+    _, out = digests
+    paper = next(p for p in out["en"].to_json()["papers"] if p["id"] == "2504.21798")
+    results = next(s for s in paper["sections"] if s["key"] == "results")["statements"]
+    assert any("40.2%" in s["text"] and s["citations"][0]["page"] == 1 for s in results)
+    assert not [s["text"] for s in results if "375 easy" in s["text"] or "2, 4, 6, and 8" in s["text"]]
+    assert all(result_numbers(s["text"]) for s in results)
 
 
 def test_a_word_of_the_title_is_no_cue_of_a_limitation(digests):
