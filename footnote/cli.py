@@ -238,6 +238,9 @@ def digest(
     for paper_id, (sent, received) in result.usage.items():
         click.echo(f"llm tokens {paper_id}: {sent} sent, {received} received", err=True)
     md_path, _json_path = result.write(out)
+    for paper in result.digest.papers:
+        if paper.warning:
+            click.echo(f"warning: {paper.id}: {paper.warning}", err=True)
     failed = [p for p in result.digest.papers if p.status == "failed"]
     for paper in failed:  # they stay in the digest (abstract only where the list has one); named here too
         click.echo(f"failed: {paper.error or paper.id}", err=True)

@@ -181,10 +181,12 @@ class Archive:
         """The id of a paper already ingested completely from a PDF with these exact bytes."""
         return self.catalog.paper_with_sha(sha256)
 
-    def is_current(self, paper_id: str, sha256: str) -> bool:
-        """True when this exact PDF is already completely ingested."""
+    def is_current(self, paper_id: str, sha256: str, text_version: str | None = None) -> bool:
+        """True when this exact PDF is already completely ingested (with `text_version`'s text, where given)."""
         record = self.catalog.paper(paper_id)
-        return bool(record and record.status == "complete" and record.sha256 == sha256)
+        if not (record and record.status == "complete" and record.sha256 == sha256):
+            return False
+        return text_version is None or record.parser == text_version
 
     def add(
         self,
@@ -194,8 +196,12 @@ class Archive:
         vectors: np.ndarray,
         sections: Sequence[str],
         published: str | None = None,
+        *,
+        warning: str = "",
+        text_version: str = "",
     ) -> None:
-        """Write one paper (replacing any earlier version) with the crash-safe protocol above."""
+        """Write one paper (replacing any earlier version) with the crash-safe protocol above; ``warning`` says
+        what of a damaged PDF could not be read, ``text_version`` which parser read it."""
         self.check_embedder()
         # The first paper of an empty home records the model, once it is written. (A home made before models
         # were recorded holds papers and no record: which model made them is unknown, so none is recorded.)
@@ -203,7 +209,7 @@ class Archive:
         self.catalog.begin_paper(paper, published)
         self.store.delete_paper(paper.id)
         self.store.upsert(chunks, vectors)
-        self.catalog.complete_paper(paper.id, pages, chunks, sections)
+        self.catalog.complete_paper(paper.id, pages, chunks, sections, warning=warning, parser=text_version)
         if first:
             self.catalog.set_meta(EMBEDDING_MODEL_KEY, model_of(self.embedder.name))
 

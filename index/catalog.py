@@ -12,7 +12,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS papers (
     sections TEXT NOT NULL DEFAULT '[]',
     published TEXT,
     status TEXT NOT NULL CHECK (status IN ('pending', 'complete')),
-    ingested_at TEXT
+    ingested_at TEXT,
+    warning TEXT NOT NULL DEFAULT '',
+    parser TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS pages (
     paper_id TEXT NOT NULL,
@@ -93,6 +95,8 @@ class PaperRecord:
     published: str | None
     status: str
     ingested_at: str | None
+    warning: str = ""  # what could not be read of a damaged PDF ("damaged PDF, repaired by MuPDF; ...")
+    parser: str = ""  # the ingest.parse.TEXT_VERSION its text was read with ('' for a home from before)
 
     def to_json(self) -> dict:
         return {
@@ -102,7 +106,13 @@ class PaperRecord:
             "chunks": self.chunks,
             "sections": list(self.sections),
             "ingested_at": self.ingested_at,
+            "warning": self.warning or None,
+            "text_version": self.parser or None,
         }
+
+
+# Columns of papers added after homes existed, in the order they were added (ALTER TABLE appends them).
+PAPER_COLUMNS_ADDED = ("warning", "parser")
 
 
 class Catalog:
@@ -116,6 +126,11 @@ class Catalog:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
         if "sentences" not in columns:  # a home from before sentence spans were stored: they are split on read
             self._db.execute("ALTER TABLE chunks ADD COLUMN sentences TEXT")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(papers)")}
+        for column in PAPER_COLUMNS_ADDED:  # a home from before they were recorded: '' for its papers
+            if column not in columns:
+                with suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                    self._db.execute(f"ALTER TABLE papers ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
         if self.meta(NAMES_FTS_KEY) is None:  # a home from before names_fts: index its title pages and abstracts
             with self._tx() as db:  # (looked at again inside the write lock: two processes may open it at once)
                 if self.meta(NAMES_FTS_KEY) is None:
@@ -165,7 +180,14 @@ class Catalog:
             )
 
     def complete_paper(
-        self, paper_id: str, pages: Sequence[str], chunks: Sequence[Chunk], sections: Sequence[str]
+        self,
+        paper_id: str,
+        pages: Sequence[str],
+        chunks: Sequence[Chunk],
+        sections: Sequence[str],
+        *,
+        warning: str = "",
+        parser: str = "",
     ) -> None:
         """Write pages, chunks and lexical rows and mark the paper complete, all in one commit."""
         with self._tx() as db:
@@ -197,8 +219,16 @@ class Catalog:
                 if c.kind in NAME_KINDS:
                     db.execute("INSERT INTO names_fts (rowid, text) VALUES (?,?)", (cur.lastrowid, c.text))
             db.execute(
-                "UPDATE papers SET status='complete', chunks=?, sections=?, ingested_at=? WHERE id=?",
-                (len(chunks), json.dumps(list(sections)), datetime.now(UTC).isoformat(timespec="seconds"), paper_id),
+                "UPDATE papers SET status='complete', chunks=?, sections=?, ingested_at=?, warning=?, parser=? "
+                "WHERE id=?",
+                (
+                    len(chunks),
+                    json.dumps(list(sections)),
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    warning,
+                    parser,
+                    paper_id,
+                ),
             )
 
     def remove_paper(self, paper_id: str) -> None:
@@ -642,6 +672,8 @@ def _record(row: tuple) -> PaperRecord:
         published,
         status,
         ingested_at,
+        warning,
+        parser,
     ) = row
     return PaperRecord(
         pid,
@@ -657,6 +689,8 @@ def _record(row: tuple) -> PaperRecord:
         published,
         status,
         ingested_at,
+        warning,
+        parser,
     )
 
 

@@ -20,7 +20,7 @@ from index.archive import Archive
 from index.catalog import PaperRecord
 from ingest.chunk import chunk_paper
 from ingest.ids import is_arxiv_id
-from ingest.parse import parse_pdf
+from ingest.parse import TEXT_VERSION, parse_pdf
 from ingest.sources import LocalPDF, RemotePaper, Source, resolve
 
 log = logging.getLogger(__name__)
@@ -166,10 +166,17 @@ def _entry_of(record: PaperRecord) -> DailyEntry:
 
 
 def _remote_is_current(archive: Archive, item: RemotePaper) -> bool:
+    """Whether an arXiv paper is in the archive as that version or a later one, read by this TEXT_VERSION (else it
+    is fetched again, from the PDF cache where it is there)."""
     record = archive.paper(item.paper_id)
-    if record is None:
+    if record is None or record.parser != TEXT_VERSION:
         return False
     return item.version is None or (record.version is not None and record.version >= item.version)
+
+
+def _read_again(archive: Archive, paper_id: str, sha: str) -> bool:
+    """Whether this PDF is in the archive already, read with another TEXT_VERSION (an older footnote's text)."""
+    return archive.is_current(paper_id, sha) and not archive.is_current(paper_id, sha, TEXT_VERSION)
 
 
 def _download(
@@ -241,10 +248,12 @@ def _ingest_local(
                     progress.stage(item.paper_id, "parse")
                     data = path.read_bytes()
                     sha = hashlib.sha256(data).hexdigest()
-                    if archive.is_current(item.paper_id, sha):
+                    if archive.is_current(item.paper_id, sha, TEXT_VERSION):
                         report.skipped.append(item.paper_id)
                         progress.done(item.paper_id, "skipped")
                         continue
+                    if _read_again(archive, item.paper_id, sha):
+                        report.notes.append(f"{item.paper_id}: read again (an older footnote read its text)")
                     first = queued.get(sha)
                     if first and _copy_of(item.paper_id, first):  # decided once the first is stored, or not
                         copies.append((item, first))
@@ -349,13 +358,22 @@ def _store(job: _Job, parsed, chunks, vectors, archive: Archive, report: IngestR
         pages=parsed.page_count,
     )
     sections = list(dict.fromkeys(s.title for s in parsed.sections if s.kind != "front"))
-    archive.add(paper, parsed.pages, chunks, vectors, sections, published_date(paper_id, entry, job.day))
+    damage = parsed.damage() or ""
+    archive.add(
+        paper,
+        parsed.pages,
+        chunks,
+        vectors,
+        sections,
+        published_date(paper_id, entry, job.day),
+        warning=damage,
+        text_version=TEXT_VERSION,
+    )
     report.ingested.append(paper_id)
     report.chunks[paper_id] = len(chunks)
     report.pages[paper_id] = parsed.page_count
-    damage = parsed.damage()
     if damage:
-        report.warnings.append({"source": item.source, "warning": f"{item.source}: {damage}"})
+        report.warnings.append({"source": item.source, "paper_id": paper_id, "warning": f"{item.source}: {damage}"})
     progress.done(paper_id, "ingested")
 
 

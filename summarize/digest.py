@@ -60,6 +60,7 @@ class PaperDigest:
     abstract: str = ""  # from the daily list; shown for failed papers, marked abstract-only
     authors: tuple[str, ...] = ()
     usage: list[int] | None = None  # [prompt tokens, completion tokens] sent to the LLM for this paper
+    warning: str = ""  # what of a damaged PDF could not be read (recorded at ingest): its digest misses that
 
     def to_json(self) -> dict:
         out = {
@@ -71,6 +72,7 @@ class PaperDigest:
             "grounding": self.grounding.to_json(),
             "upvotes": self.upvotes,
             "links": links(self.id),
+            "warning": self.warning or None,
         }
         if self.usage is not None:
             out["usage"] = {"prompt_tokens": self.usage[0], "completion_tokens": self.usage[1]}
@@ -243,6 +245,7 @@ def _start_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None)
         "ok",
         upvotes=entry.upvotes if entry else None,
         authors=entry.authors if entry else (record.authors if record else ()),
+        warning=record.warning if record else "",
     )
 
 

@@ -34,6 +34,7 @@ TEXT = {
         "numbers": "수치 검증",
         "dropped": "검증 실패로 제외",
         "fallback": "참고",
+        "warning": "경고",
     },
     "en": {
         "heading": "footnote daily digest",
@@ -52,6 +53,7 @@ TEXT = {
         "numbers": "numbers verified",
         "dropped": "dropped by verification",
         "fallback": "note",
+        "warning": "warning",
     },
 }
 
@@ -120,6 +122,8 @@ def _paper(n: int, paper: PaperDigest, lang: str, show_quotes: bool) -> list[str
     if paper.upvotes is not None:
         meta.append(f"▲ {paper.upvotes}")
     lines += [" · ".join(meta), ""]
+    if paper.warning:
+        lines += [f"**{t['warning']}**: {inert(paper.warning)}", ""]
     if paper.status == "failed":
         lines += [f"**{t['status_failed']}**: {inert(paper.error or '')}", ""]
         if paper.abstract:

@@ -414,3 +414,28 @@ def test_a_home_from_before_names_fts_gets_it_on_open(small_home, tmp_path):
         assert names_rows(archive, title) == front_rows(archive, first)
     finally:
         archive.close()
+
+
+def test_a_catalog_from_before_warnings_and_text_versions_gains_them(tmp_path):
+    """A home made before papers recorded their warning and text version opens, and its papers read '' for both
+    (so `ingest` reads them again: tests/test_cli_ingest.py)."""
+    import sqlite3
+
+    from index.catalog import SCHEMA, Catalog
+
+    old = SCHEMA.replace(
+        "    ingested_at TEXT,\n    warning TEXT NOT NULL DEFAULT '',\n    parser TEXT NOT NULL DEFAULT ''\n",
+        "    ingested_at TEXT\n",
+    )
+    assert old != SCHEMA
+    path = tmp_path / "archive.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(old)
+        db.execute("INSERT INTO papers (id, title, sha256, status) VALUES ('2502.13189', 'MoBA', 'abc', 'complete')")
+    catalog = Catalog(path)
+    try:
+        (record,) = catalog.papers()
+        assert (record.id, record.warning, record.parser) == ("2502.13189", "", "")
+        assert record.to_json()["warning"] is None and record.to_json()["text_version"] is None
+    finally:
+        catalog.close()

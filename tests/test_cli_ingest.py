@@ -165,7 +165,44 @@ def test_a_damaged_pdf_is_ingested_with_a_warning_naming_its_empty_pages(tmp_pat
     report = json.loads(done.stdout)
     said = f"{path}: damaged PDF, repaired by MuPDF; pages 14-15 have no text"
     assert report["ingested"] == ["local-moba-half"]
-    assert report["warnings"] == [{"source": str(path), "warning": said}]
+    assert report["warnings"] == [{"source": str(path), "paper_id": "local-moba-half", "warning": said}]
     assert f"warning: {said}" in done.stderr.splitlines()
     assert "MuPDF error" not in done.stderr
     no_traceback(done)
+
+    # The warning stays with the paper: `papers` and every later digest of it say what is missing.
+    damage = "damaged PDF, repaired by MuPDF; pages 14-15 have no text"
+    listed = json.loads(run("--home", str(tmp_path / "home"), "papers", "--json", cwd=tmp_path).stdout)
+    assert [p["warning"] for p in listed] == [damage]
+    out = tmp_path / "digest.md"
+    args = ("--home", str(tmp_path / "home"), "digest", "2025-02-18", "--lang", "en", "--out", str(out))
+    done = run(*args, "--papers", str(path), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [p["warning"] for p in json.loads(done.stdout)["papers"]] == [damage]
+    assert f"warning: local-moba-half: {damage}" in done.stderr.splitlines()
+    assert f"**warning**: {damage}" in out.read_text()
+
+
+def test_a_paper_read_by_an_older_footnote_is_read_again(tmp_path, paper_pdf):
+    """Re-ingesting the same PDF is skipped, unless the archive's text of it came from another TEXT_VERSION (an
+    older footnote's parser): then it is read again, and said so. A home from before versions were recorded
+    has none ('')."""
+    import sqlite3
+
+    from ingest.parse import TEXT_VERSION
+
+    home, pdf = tmp_path / "home", str(paper_pdf("2502.13189"))
+    first = run("--home", str(home), "ingest", pdf, "--json", cwd=tmp_path)
+    assert json.loads(first.stdout)["ingested"] == ["2502.13189"], first.stderr
+    again = run("--home", str(home), "ingest", pdf, "--json", cwd=tmp_path)
+    assert json.loads(again.stdout)["skipped"] == ["2502.13189"]
+    listed = json.loads(run("--home", str(home), "papers", "--json", cwd=tmp_path).stdout)
+    assert [p["text_version"] for p in listed] == [TEXT_VERSION]
+    with sqlite3.connect(home / "archive.sqlite") as db:
+        db.execute("UPDATE papers SET parser=''")
+    redo = run("--home", str(home), "ingest", pdf, "--json", cwd=tmp_path)
+    assert redo.returncode == 0, redo.stderr
+    assert json.loads(redo.stdout)["ingested"] == ["2502.13189"]
+    assert "2502.13189: read again (an older footnote read its text)" in redo.stderr.splitlines()
+    listed = json.loads(run("--home", str(home), "papers", "--json", cwd=tmp_path).stdout)
+    assert [(p["id"], p["text_version"]) for p in listed] == [("2502.13189", TEXT_VERSION)]
