@@ -229,6 +229,28 @@ def _spellings(text: str) -> Counter[str]:
     return counts
 
 
+_FLOATS_BETWEEN = 4  # the most blocks (footnotes, captions) that stand between a column's end and the next one's
+
+
+def _bring_up_continuations(blocks: list[_Block], is_word) -> None:
+    """Where a block ends in the middle of a word (a line-end hyphen) and the blocks after it are floats, a
+    footnote or a caption that MuPDF reads before the next column ("includ-", then "*Equal contribution ...",
+    "Figure 1. ...", then "ing coding (Hong et al., 2023), ..."), move the block that goes on with the word's end
+    up to it: within `_FLOATS_BETWEEN` blocks, the first to the right of the broken one (the next column) whose
+    first word ends the broken one as a word the paper writes (``is_word``: "including", not "includfailure" of a
+    caption's second line)."""
+    for i, first in enumerate(blocks):
+        if not first.text.endswith(LINE_HYPHEN) or i + 1 >= len(blocks) or blocks[i + 1].text[:1].islower():
+            continue
+        start = _WORD_END.search(first.text[: -len(LINE_HYPHEN)][-64:]).group(2)
+        for j in range(i + 2, min(len(blocks), i + 2 + _FLOATS_BETWEEN)):
+            then = blocks[j]
+            end = _WORD_START.match(then.text).group(1)
+            if then.text[:1].islower() and then.x1 > first.x1 + 50 and start and is_word(start + end):
+                blocks.insert(i + 1, blocks.pop(j))
+                break
+
+
 def _resolve_hyphens(pages: list[list[_Block]]) -> None:
     """Settle each line-end hyphen of the paper, in place. Where the paper writes the pair inside its lines, its
     spelling there decides ("fine-tuning", "DeepSeekMoE"). Elsewhere the hyphen stays where the words are part of
@@ -238,7 +260,15 @@ def _resolve_hyphens(pages: list[list[_Block]]) -> None:
     "curacy", "Polo-" + "sukhin"): the word's end moves up to it."""
     if not any(LINE_HYPHEN in b.text for blocks in pages for b in blocks):
         return
+    words: set[str] = set()
+
+    def is_word(word: str) -> bool:  # the paper's words, read only where a broken word needs them (rare)
+        if not words:
+            words.update(_WORD_RUN.findall("\n".join(b.text for blocks in pages for b in blocks).lower()))
+        return word.lower() in words
+
     for blocks in pages:
+        _bring_up_continuations(blocks, is_word)
         for first, then in itertools.pairwise(blocks):
             if first.text.endswith(LINE_HYPHEN) and then.text[:1].islower():
                 word, _, rest = then.text.partition(" ")
