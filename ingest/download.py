@@ -23,7 +23,7 @@ import httpx
 from footnote.errors import FetchError, InvalidSourceError
 from footnote.settings import IngestSettings
 from ingest.http import USER_AGENT, raise_for_retryable_status, with_retries
-from ingest.ids import parse_arxiv_id, safe_name
+from ingest.ids import parse_arxiv_id, pdf_name
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Downloader:
     def path_for(self, paper_id: str, version: int | None = None) -> Path:
         """The cache file of a paper: ``<safe id>.pdf`` or ``<safe id>v<N>.pdf``."""
         pid, version = resolve_id(paper_id, version)
-        return self.cache_dir / (f"{safe_name(pid)}v{version}.pdf" if version else f"{safe_name(pid)}.pdf")
+        return self.cache_dir / pdf_name(pid, version)
 
     def fetch(self, paper_id: str, version: int | None = None) -> Path:
         """The cached PDF of a paper, downloading it first if needed (FetchError, InvalidSourceError)."""

@@ -38,6 +38,11 @@ def safe_name(paper_id: str) -> str:
     return paper_id.replace("/", "_")
 
 
+def pdf_name(paper_id: str, version: int | None = None) -> str:
+    """The file name of a paper's PDF in the download cache: ``<safe id>.pdf`` or ``<safe id>v<N>.pdf``."""
+    return f"{safe_name(paper_id)}v{version}.pdf" if version else f"{safe_name(paper_id)}.pdf"
+
+
 def parse_date(text: str) -> dt.date:
     """A real calendar date in YYYY-MM-DD form, or InvalidDateError."""
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):

@@ -19,7 +19,7 @@ from footnote.types import DailyEntry, Paper
 from index.archive import Archive
 from index.catalog import PaperRecord
 from ingest.chunk import chunk_paper
-from ingest.ids import is_arxiv_id
+from ingest.ids import is_arxiv_id, pdf_name
 from ingest.parse import TEXT_VERSION, parse_pdf
 from ingest.sources import LocalPDF, RemotePaper, Source, resolve
 
@@ -166,12 +166,15 @@ def _entry_of(record: PaperRecord) -> DailyEntry:
 
 
 def _remote_is_current(archive: Archive, item: RemotePaper) -> bool:
-    """Whether an arXiv paper is in the archive as that version or a later one, read by this TEXT_VERSION (else it
-    is fetched again, from the PDF cache where it is there)."""
+    """Whether an arXiv paper is in the archive as that version or a later one. One read by an older footnote
+    (another TEXT_VERSION) is read again where its PDF is in the download cache; it is not fetched again for
+    that alone (offline, that fetch would fail a paper the archive holds)."""
     record = archive.paper(item.paper_id)
-    if record is None or record.parser != TEXT_VERSION:
+    if record is None:
         return False
-    return item.version is None or (record.version is not None and record.version >= item.version)
+    if not (item.version is None or (record.version is not None and record.version >= item.version)):
+        return False
+    return record.parser == TEXT_VERSION or not (archive.pdf_dir / pdf_name(item.paper_id, item.version)).is_file()
 
 
 def _read_again(archive: Archive, paper_id: str, sha: str) -> bool:

@@ -64,3 +64,30 @@ def test_a_failed_embedding_fails_its_papers_only_and_the_rest_is_stored_in_orde
     assert archive.store.count() == sum(report.chunks.values())
     # chunking ran on the parser thread, not the one that embeds and writes
     assert any(name.startswith("footnote-parse") for name in embedder.threads)
+
+
+def test_an_arxiv_paper_read_by_an_older_footnote_is_read_again_from_the_cache_only(tmp_path):
+    """An arXiv id whose archived text came from another TEXT_VERSION is read again where its PDF is in the
+    download cache; it is not fetched again for that alone: offline, the fetch would fail a paper the archive
+    holds (a digest of it then said "failed")."""
+    import shutil
+    import sqlite3
+
+    from ingest.parse import TEXT_VERSION
+
+    cut = pdfs.page_subset(pdfs.PAPERS / "2502.13189.pdf", tmp_path, [1, 2, 3])  # named by its arXiv id
+    offline = IngestSettings(arxiv_base_url="http://127.0.0.1:9", retries=0)  # nothing listens there
+    archive = Archive(Settings(home=tmp_path / "home", ingest=offline))
+    assert ingest([str(cut)], archive).ingested == ["2502.13189"]
+    with sqlite3.connect(archive.catalog.path) as db:
+        db.execute("UPDATE papers SET parser='' WHERE id='2502.13189'")
+
+    report = ingest(["2502.13189"], archive)
+    assert (report.skipped, report.failed, report.ingested) == (["2502.13189"], [], [])  # no fetch, no failure
+
+    shutil.copy(cut, archive.pdf_dir / "2502.13189.pdf")
+    report = ingest(["2502.13189"], archive)
+    assert (report.ingested, report.failed) == (["2502.13189"], [])
+    assert "2502.13189: read again (an older footnote read its text)" in report.notes
+    assert archive.paper("2502.13189").parser == TEXT_VERSION
+    archive.close()
