@@ -72,6 +72,8 @@ def cue_hits(topic: Topic, text: str, title: frozenset[str] = frozenset()) -> in
     title ("failure" in a paper on "Failure Attribution") names the subject, and is not counted."""
     hits = 0
     for m in topic.cue.finditer(text):
+        if topic.unless and topic.unless.search(text, max(0, m.start() - 80), m.start()):
+            continue  # "to avoid biases": what a method does, not what falls short
         if topic.stance and title:
             word = (m.group(0) + _WORD_REST.match(text, m.end()).group(0)).lower().split()[0]
             if word in title or word.rstrip("s") in title or any(part in title for part in word.split("-")):

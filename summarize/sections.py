@@ -19,6 +19,10 @@ class Topic:
     # what it is about; where one is a word of the paper's title ("Failure" in a paper on failure attribution), it
     # names the subject and does not count (summarize.extractive.cue_hits).
     stance: bool = False
+    # Words that, just before a cue, make it what a method does rather than what falls short: "to avoid biases",
+    # "prevents model instability", "we filter out problems that cannot be solved", "pass/fail status". A cue
+    # they stand before (up to five words before it) does not count (summarize.extractive.cue_hits).
+    unless: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,10 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"hallucinat|error-prone|costly|sensitive)"
                 ),
                 stance=True,
+                unless=_cue(
+                    r"(?:\b(?:avoid|prevent|mitigat|alleviat|address|overcom|eliminat|exclud|remov|ensur|discard|"
+                    r"filter(?:s|ed|ing)? out)\w*(?:\W+\w+){0,5}\W*|pass/)$"
+                ),
             ),
         ),
         ("limitations", "conclusion", "results"),

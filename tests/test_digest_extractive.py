@@ -286,6 +286,26 @@ def test_cue_hits_leave_out_the_titles_words_for_stance_topics(key, text, title,
     assert cue_hits(topic, text) == len(topic.cue.findall(text))  # without a title every cue counts
 
 
+@pytest.mark.parametrize(
+    ("text", "hits"),
+    [
+        # What a method does against a problem: the 19 papers' limitations quoted each of these.
+        ("We count this loss only for long sequences to avoid biases that may arise from short ones.", 0),
+        ("This method successfully prevents model instability and improves throughput.", 0),
+        ("Initially, we filter out problems that cannot be solved by advanced reasoning models.", 0),
+        ("MoBA ensures that a query token cannot be routed to any future blocks.", 0),
+        ("The pass/fail status of the test cases serves as the reward signal.", 0),
+        # What falls short.
+        ("The model fails to generalize to long inputs and is unstable.", 2),
+        ("A key limitation is that it cannot avoid the cost of long contexts.", 2),  # "avoid" after the cue
+        ("We prevent collapse with a small factor, but training remains unstable.", 1),  # too far from "prevent"
+    ],
+)
+def test_a_limitation_is_not_what_a_method_prevents(text, hits):
+    topic = next(spec for spec in SECTIONS if spec.key == "limitations").topics[0]
+    assert cue_hits(topic, text) == hits
+
+
 def test_headings_follow_the_language(digests):
     _, out = digests
     md_ko, md_en = to_markdown(out["ko"]), to_markdown(out["en"])
