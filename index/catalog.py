@@ -12,7 +12,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, suppress
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,8 +111,13 @@ class PaperRecord:
         }
 
 
-# Columns of papers added after homes existed, in the order they were added (ALTER TABLE appends them).
+# Columns of papers added after homes existed (ALTER TABLE appends them); rows are read by name (PAPER_COLUMNS), so
+# their place in a home does not matter.
 PAPER_COLUMNS_ADDED = ("warning", "parser")
+PAPER_COLUMNS = (
+    "id, version, title, authors, abstract, source_url, sha256, pages, chunks, sections, published, status, "
+    "ingested_at, warning, parser"
+)
 
 
 class Catalog:
@@ -129,8 +134,11 @@ class Catalog:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(papers)")}
         for column in PAPER_COLUMNS_ADDED:  # a home from before they were recorded: '' for its papers
             if column not in columns:
-                with suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                try:
                     self._db.execute(f"ALTER TABLE papers ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # not another process adding it meanwhile
+                        raise
         if self.meta(NAMES_FTS_KEY) is None:  # a home from before names_fts: index its title pages and abstracts
             with self._tx() as db:  # (looked at again inside the write lock: two processes may open it at once)
                 if self.meta(NAMES_FTS_KEY) is None:
@@ -256,7 +264,7 @@ class Catalog:
     # ------------------------------------------------------------ reads
 
     def paper(self, paper_id: str) -> PaperRecord | None:
-        row = self._db.execute("SELECT * FROM papers WHERE id=?", (paper_id,)).fetchone()
+        row = self._db.execute(f"SELECT {PAPER_COLUMNS} FROM papers WHERE id=?", (paper_id,)).fetchone()
         return _record(row) if row else None
 
     def paper_with_sha(self, sha256: str) -> str | None:
@@ -267,7 +275,8 @@ class Catalog:
         return row[0] if row else None
 
     def papers(self, *, complete_only: bool = True) -> list[PaperRecord]:
-        sql = "SELECT * FROM papers" + (" WHERE status='complete'" if complete_only else "") + " ORDER BY id"
+        where = " WHERE status='complete'" if complete_only else ""
+        sql = f"SELECT {PAPER_COLUMNS} FROM papers{where} ORDER BY id"
         return [_record(row) for row in self._db.execute(sql)]
 
     def chunk_ids(self, paper_ids: Sequence[str]) -> list[str]:
