@@ -58,7 +58,7 @@ class IngestReport:
     # A source whose PDF is already in the archive under another id ("moba.pdf", byte for byte 2502.13189): its
     # id -> the paper's. The paper's id is the one in `skipped`.
     same_as: dict[str, str] = field(default_factory=dict)
-    # Papers ingested from a damaged file ({"source", "warning"}): what could be read is in the archive.
+    # Papers ingested from a damaged file ({"source", "paper_id", "warning"}): what could be read is in the archive.
     warnings: list[dict[str, str]] = field(default_factory=list)
     # Lines for the user that are neither failures nor warnings ("x.pdf: the same PDF as ID, ..."); the CLI prints
     # them on stderr (not through logging, whose level a library imported on the way may have raised).
@@ -136,11 +136,11 @@ def ingest(
         for item in unique.values():
             if isinstance(item, LocalPDF):
                 local.append((item, item.path))
-            elif _remote_is_current(archive, item):
+            elif (fetch := _remote_to_fetch(archive, item)) is None:
                 report.skipped.append(item.paper_id)
                 progress.done(item.paper_id, "skipped")
             else:
-                remote.append(item)
+                remote.append(fetch)
         local.extend(_download(remote, archive, report, progress))
         metadata = {item.paper_id: redo.get(item.paper_id, (entries.get(item.paper_id), day)) for item, _ in local}
         _ingest_local(local, archive, report, progress, metadata)
@@ -165,21 +165,20 @@ def _entry_of(record: PaperRecord) -> DailyEntry:
     return DailyEntry(record.id, record.title, record.authors, record.abstract, 0, None, record.version)
 
 
-def _remote_is_current(archive: Archive, item: RemotePaper) -> bool:
-    """Whether an arXiv paper is in the archive as that version or a later one. One read by an older footnote
-    (another TEXT_VERSION) is read again where its PDF is in the download cache; it is not fetched again for
-    that alone (offline, that fetch would fail a paper the archive holds)."""
+def _remote_to_fetch(archive: Archive, item: RemotePaper) -> RemotePaper | None:
+    """What to fetch for an arXiv paper: nothing where the archive holds that version or a later one, read by this
+    TEXT_VERSION. One read by an older footnote is read again, as the version the archive holds, where that PDF is
+    in the download cache; it is not fetched again for that alone (offline, the fetch would fail a paper the
+    archive holds), nor is an older version fetched in its place."""
     record = archive.paper(item.paper_id)
     if record is None:
-        return False
+        return item
     if not (item.version is None or (record.version is not None and record.version >= item.version)):
-        return False
-    return record.parser == TEXT_VERSION or not (archive.pdf_dir / pdf_name(item.paper_id, item.version)).is_file()
-
-
-def _read_again(archive: Archive, paper_id: str, sha: str) -> bool:
-    """Whether this PDF is in the archive already, read with another TEXT_VERSION (an older footnote's text)."""
-    return archive.is_current(paper_id, sha) and not archive.is_current(paper_id, sha, TEXT_VERSION)
+        return item  # a later version than the archive's
+    if record.parser == TEXT_VERSION:
+        return None
+    cached = (archive.pdf_dir / pdf_name(item.paper_id, record.version)).is_file()
+    return RemotePaper(item.source, item.paper_id, record.version) if cached else None
 
 
 def _download(
@@ -255,16 +254,19 @@ def _ingest_local(
                         report.skipped.append(item.paper_id)
                         progress.done(item.paper_id, "skipped")
                         continue
-                    if _read_again(archive, item.paper_id, sha):
-                        report.notes.append(f"{item.paper_id}: read again (an older footnote read its text)")
                     first = queued.get(sha)
                     if first and _copy_of(item.paper_id, first):  # decided once the first is stored, or not
                         copies.append((item, first))
                         continue
-                    same = archive.same_pdf(sha)
+                    # The same PDF, read by an older footnote: this paper itself, read again (not a copy of another
+                    # paper holding the same bytes, such as the arXiv id of a local file).
+                    again = archive.is_current(item.paper_id, sha)
+                    same = None if again else archive.same_pdf(sha)
                     if same and _copy_of(item.paper_id, same):
                         _skip_copy(item, same, report, progress)
                         continue
+                    if again:
+                        report.notes.append(f"{item.paper_id}: read again (an older footnote read its text)")
                     queued[sha] = item.paper_id
                     work = parser.submit(_parse_and_chunk, item, data, settings, embedder.count_tokens)
                     queue.append(_Job(item, sha, entry, day, work))

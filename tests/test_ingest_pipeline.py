@@ -91,3 +91,33 @@ def test_an_arxiv_paper_read_by_an_older_footnote_is_read_again_from_the_cache_o
     assert "2502.13189: read again (an older footnote read its text)" in report.notes
     assert archive.paper("2502.13189").parser == TEXT_VERSION
     archive.close()
+
+
+def test_a_paper_read_again_keeps_its_version_and_is_no_copy_of_its_twin(tmp_path):
+    """Reading a paper again never puts an older version in place of the one the archive holds (a cached v1 for a
+    request of v1 while the archive holds v2), and a local paper whose bytes the archive also holds under an
+    arXiv id is read again itself, not skipped as a copy of that id."""
+    import shutil
+    import sqlite3
+
+    cut = pdfs.page_subset(pdfs.PAPERS / "2502.13189.pdf", tmp_path, [1, 2, 3])
+    twin = shutil.copy(cut, tmp_path / "moba.pdf")
+    offline = IngestSettings(arxiv_base_url="http://127.0.0.1:9", retries=0)
+    archive = Archive(Settings(home=tmp_path / "home", ingest=offline))
+    assert ingest([str(twin)], archive).ingested == ["local-moba"]
+    assert ingest([str(cut)], archive).ingested == ["2502.13189"]  # an arXiv id of a local file's bytes
+    with sqlite3.connect(archive.catalog.path) as db:
+        db.execute("UPDATE papers SET parser='', version=CASE id WHEN '2502.13189' THEN 2 ELSE version END")
+
+    shutil.copy(cut, archive.pdf_dir / "2502.13189v1.pdf")  # an older version in the cache
+    report = ingest(["2502.13189v1"], archive)
+    assert (report.skipped, report.ingested, report.failed) == (["2502.13189"], [], [])
+    shutil.copy(cut, archive.pdf_dir / "2502.13189v2.pdf")
+    report = ingest(["2502.13189v1"], archive)
+    assert (report.ingested, report.failed) == (["2502.13189"], [])
+    assert archive.paper("2502.13189").version == 2
+
+    report = ingest([str(twin)], archive)
+    assert (report.ingested, report.skipped, report.same_as) == (["local-moba"], [], {})
+    assert report.notes == ["local-moba: read again (an older footnote read its text)"]
+    archive.close()
