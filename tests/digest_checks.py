@@ -23,18 +23,30 @@ def pymupdf_page(pdf_path, page: int) -> str:
 def on_page(quote: str, pdf_path, page: int) -> bool:
     """Whether the quote is PyMuPDF's own text of the page, hyphens and spaces aside: PyMuPDF drops every
     line-end hyphen and footnote keeps those that join words ("SWE-" / "smith"), and footnote joins a word broken
-    at a column's end ("ac-" ... "curacy"), which PyMuPDF leaves in two. Or two pieces of it in its order, where
-    footnote brought up the next column's block to end a word that PyMuPDF's order breaks with a footnote and a
-    caption ("includ-" ... "ing coding", 2505.00212 p. 1)."""
-    text = "".join(pymupdf_page(pdf_path, page).split()).replace("-", "")
-    flat = "".join(quote.split()).replace("-", "")
-    if flat in text:
+    at a column's end ("ac-" ... "curacy"), which PyMuPDF leaves in two. Or, where footnote brought up the next
+    column's block to end a word that PyMuPDF's order breaks with a footnote and a caption ("includ-" ... "ing
+    coding", 2505.00212 p. 1), two long pieces of it in its order, cut inside one word of the quote."""
+    text = _flat(pymupdf_page(pdf_path, page))
+    if _flat(quote) in text:
         return True
-    for cut in range(3, len(flat) - 2):
-        head = text.find(flat[:cut])
-        if head >= 0 and text.find(flat[cut:], head + cut) >= 0:
-            return True
+    words = quote.split()
+    for k, word in enumerate(words):
+        for m in range(1, len(word)):
+            head = _flat(" ".join([*words[:k], word[:m]]))
+            tail = _flat(" ".join([word[m:], *words[k + 1 :]]))
+            if min(len(head), len(tail)) < _PIECE:
+                continue
+            at = text.find(head)
+            if at >= 0 and text.find(tail, at + len(head)) >= 0:
+                return True
     return False
+
+
+_PIECE = 20  # the least characters of each piece of a quote found in two pieces
+
+
+def _flat(text: str) -> str:
+    return "".join(text.split()).replace("-", "")
 
 
 def check_digest(doc: dict, pdf_for) -> None:
