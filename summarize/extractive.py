@@ -98,8 +98,8 @@ _NUMBER_RUN = re.compile(r"^(?:\d+(?:\.\d+)?\s+){2,}")
 # "1: Qwen2.5-Math models ..."), a reference's year ("(Li et al., 2024b)", "(Ankner et al. 2024; McAleese et al.
 # 2024)"), the k of a metric's name ("pass@1", "avg@8"), a formula's "nD−1" and a version ("Lean 4.9.0-rc2").
 _NO_MEASURE = re.compile(
-    r"(?:^|(?<=[\s:;]))\(?\d{1,2}\)(?=\s)|^\d{1,2}:(?=\s)|\([^()]*\b(?:19|20)\d{2}[a-z]?\)|@\d+|"
-    r"(?<=[^\W\d_])−\d+|\b\d+(?:\.\d+){2,}"
+    r"(?:^|(?<=[\s:;]))\(?\d{1,2}\)(?=\s)|^\d{1,2}:(?=\s)|(?:\bet al\.?,?|\b[A-Z][\w&-]+,)\s*(?:19|20)\d{2}[a-z]?\b|"
+    r"@\d+|(?<=[^\W\d_])−\d+|\b\d+(?:\.\d+){2,}"
 )
 
 
@@ -114,7 +114,11 @@ def measures(text: str) -> list:
     unit ("77.5 on AIME"; not the size "5.7T tokens"), outside names ("Qwen2.5-7B") and pointers ("Table 3.1"). What
     a result reports, where whole numbers are mostly counts and settings ("500 trajectories", "difficulty scores of
     2, 4, 6, and 8")."""
-    return [n for n in result_numbers(text) if n.unit in ("%", "×") or ("." in n.value and not n.unit)]
+    return [n for n in result_numbers(text) if _is_measure(n)]
+
+
+def _is_measure(number) -> bool:
+    return number.unit in ("%", "×") or ("." in number.text and not number.unit)  # "80.0", whose value is "80"
 
 
 _SECTION_NUMBER = re.compile(r"^(?:\d{1,2}|[A-H])(?:\.\d{1,2}){0,3}\.?\s+")
@@ -240,7 +244,7 @@ def pick_sentences(
                 score -= 0.4
             if topic.needs_number:
                 # A sentence that reports a measurement comes before every one with only counts or settings.
-                found = len(measures(text))
+                found = sum(1 for n in numbers if _is_measure(n))
                 score += 0.05 * min(found, 4) if found else -2.0
             candidates.append((score, text, chunk.id, words))
     candidates.sort(key=lambda c: -c[0])

@@ -21,7 +21,8 @@ class Topic:
     stance: bool = False
     # Words that, just before a cue, make it what a method does rather than what falls short: "to avoid biases",
     # "prevents model instability", "we filter out problems that cannot be solved", "pass/fail status". A cue
-    # they stand before (up to five words before it) does not count (summarize.extractive.cue_hits).
+    # they stand before (up to five words before it, in one clause, the verb not negated: "does not prevent
+    # hallucination" is a limitation) does not count (summarize.extractive.cue_hits).
     unless: re.Pattern[str] | None = None
 
 
@@ -154,8 +155,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 ),
                 stance=True,
                 unless=_cue(
-                    r"(?:\b(?:avoid|prevent|mitigat|alleviat|address|overcom|eliminat|exclud|remov|ensur|discard|"
-                    r"filter(?:s|ed|ing)? out)\w*(?:\W+\w+){0,5}\W*|pass/)$"
+                    r"(?:(?<!\bnot\s)(?<!n't\s)(?<!\bno\s)(?<!\bcannot\s)(?<!\bto\sfail\s)(?<!\bfails\sto\s)"
+                    r"(?<!\bfailed\sto\s)\b(?:avoid|prevent|mitigat|alleviat|overcom|eliminat|exclud|remov|ensur|"
+                    r"discard|filter(?:s|ed|ing)? out)\w*(?:[\s/-]+\w+){0,5}[\s/-]*|pass/)$"
                 ),
             ),
         ),

@@ -232,6 +232,9 @@ def test_numbers_that_point_within_the_paper_are_no_result(text, numbers):
         ("The SFT dataset for score 2 is made up of 375 easy and 125 medium instances.", []),  # counts
         ("After Moonlight is fully trained to 5.7T tokens, we compared it with public models.", []),  # a size
         ("As shown in Table 3.1, Qwen2.5-7B does well.", []),
+        ("DeepSeek-R1 performs well (79.8% Pass@1 on AIME 2024).", ["79.8%"]),  # a year, but no reference's
+        ("Our model scores 80.0 on AIME and 90.0 on MATH-500.", ["80.0", "90.0"]),
+        ("It helps coding (Ghafarollahi & Buehler, 2024) by 12.5%.", ["12.5%"]),
     ],
 )
 def test_measures_are_what_a_result_reports(text, found):
@@ -299,6 +302,11 @@ def test_cue_hits_leave_out_the_titles_words_for_stance_topics(key, text, title,
         ("The model fails to generalize to long inputs and is unstable.", 2),
         ("A key limitation is that it cannot avoid the cost of long contexts.", 2),  # "avoid" after the cue
         ("We prevent collapse with a small factor, but training remains unstable.", 1),  # too far from "prevent"
+        ("We prevent collapse, but it is unstable on long inputs.", 1),  # another clause
+        ("Our method does not prevent hallucination.", 1),  # negated
+        ("It fails to avoid the bias of the reward model.", 2),
+        ("It does not address the bias of the reward model.", 1),
+        ("Addressing this limitation is left to future work.", 1),
     ],
 )
 def test_a_limitation_is_not_what_a_method_prevents(text, hits):
