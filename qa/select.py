@@ -65,34 +65,48 @@ CAUSE = re.compile(
 
 # "How many task instances ...?", "... the number of routed experts ...": the question asks for a count of
 # something, and the answer states a number just before it ("50k instances", "64 routed experts").
-HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:[a-z][\w-]*\s+){0,3})", re.IGNORECASE)
-_NOT_NOUN = re.compile(
-    r"\b(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|in|on|of|for|per|at|with|from|by|"
-    r"the|a|an|used|does|across|they|it|each)\b.*",
+HOW_MANY = re.compile(
+    r"\b(?:how many|number of)\s+(?:of\s+(?:the|these|those|its|their)\s+)?"
+    r"((?:[a-z][\w-]*(?:\s+|(?=[?,.;:!]|$))){1,4})",
     re.IGNORECASE,
 )
+_NOT_NOUN = re.compile(
+    r"\b(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|in|on|of|for|per|at|with|from|by|"
+    r"the|a|an|used|across|they|it|each)\b.*",
+    re.IGNORECASE,
+)
+_AS_WRITTEN = frozenset({"news", "series", "species", "times"})  # no plural to take off ("times": a ratio)
 
 
 def counted(query: str) -> str | None:
-    """The noun a "how many" question counts, without a plural ending ("How many task instances does SWE-smith
-    contain?" gives "instance"); None for other questions."""
+    """The noun a "how many" question counts, lower case, as the question writes it ("How many task instances
+    does SWE-smith contain?" gives "instances"); None for other questions, and for "how many times" (a ratio)."""
     m = HOW_MANY.search(query)
     if not m:
         return None
     words = _NOT_NOUN.sub("", m.group(1)).split()
-    if not words:
+    if not words or words[0].lower() == "times":
         return None
-    noun = words[-1].lower()
-    return noun[:-2] if noun.endswith("es") and noun[-3:-2] in "sxz" else noun.rstrip("s") or noun
+    return words[-1].lower()
 
 
 def states_count(noun: str) -> re.Pattern[str]:
-    """A number followed, within three words, by the noun: "50k instances", "64 routed experts", "600k reasoning
-    related training samples"; not across a preposition, "and", "or" or "the" (a plot's "0 10 20 Number of
-    Problems", "Pass@8192 on the remaining problems")."""
+    """A number followed, within three words, by the noun, singular or plural: "50k instances", "64 routed
+    experts", "600k reasoning related training samples", "one query" for "queries"; not across a preposition,
+    "and", "or" or "the" (a plot's "0 10 20 Number of Problems", "Pass@8192 on the remaining problems")."""
+    if noun in _AS_WRITTEN:
+        word = re.escape(noun)
+    elif noun.endswith("ies"):
+        word = rf"{re.escape(noun[:-3])}(?:y|ies)"
+    elif noun.endswith(("sses", "xes", "zes", "ches", "shes")):
+        word = rf"{re.escape(noun[:-2])}(?:es)?"
+    elif noun.endswith("s") and not noun.endswith(("ss", "us", "is")):
+        word = rf"{re.escape(noun[:-1])}s?"
+    else:
+        word = rf"{re.escape(noun)}(?:e?s)?"
     return re.compile(
-        rf"(?<![\w.\-@])\d[\d.,]*\s?[kKMB]?\s+(?:(?!(?:of|and|or|to|in|on|at|for|with|by|from|the)\s)[a-z][\w-]*\s+){{0,3}}"
-        rf"{re.escape(noun)}(?:e?s)?\b",
+        rf"(?<![\w.\-@])\d[\d.,]*\s?[kKMB]?\s+"
+        rf"(?:(?!(?:of|and|or|to|in|on|at|for|with|by|from|the)\s)[a-z][\w-]*\s+){{0,3}}{word}\b",
         re.IGNORECASE,
     )
 

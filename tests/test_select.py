@@ -144,12 +144,17 @@ def test_a_why_question_ranks_the_sentence_that_states_the_cause(archive, questi
 @pytest.mark.parametrize(
     ("question", "noun"),
     [
-        ("How many task instances does SWE-smith contain?", "instance"),
-        ("How many routed experts does each MoE layer of DeepSeek-V3 contain?", "expert"),
-        ("About how many reasoning-related SFT samples did DeepSeek-R1 collect?", "sample"),
-        ("What is the number of GPUs in each node?", "gpu"),
-        ("How many hours of audio went into Kimi-Audio's pre-training data?", "hour"),
-        ("How many boxes are there?", "box"),
+        ("How many task instances does SWE-smith contain?", "instances"),
+        ("How many routed experts does each MoE layer of DeepSeek-V3 contain?", "experts"),
+        ("About how many reasoning-related SFT samples did DeepSeek-R1 collect?", "samples"),
+        ("What is the number of GPUs in each node?", "gpus"),
+        ("How many hours of audio went into Kimi-Audio's pre-training data?", "hours"),
+        ("What is the number of layers?", "layers"),  # the noun before the question mark
+        ("How many queries?", "queries"),
+        ("How many of the experts are shared?", "experts"),
+        ("How many A100 GPU hours did it take?", "hours"),
+        ("How many more problems does it solve?", "problems"),
+        ("How many times faster is MoBA?", None),  # a ratio, not a count
         ("How does MiMo alleviate sparse rewards?", None),
         ("How many?", None),
     ],
@@ -159,15 +164,18 @@ def test_the_noun_a_how_many_question_counts(question, noun):
 
 
 def test_a_count_is_a_number_just_before_the_noun():
-    count = states_count("instance")
+    count = states_count("instances")
     assert count.search("we create a dataset of 50k instances sourced from 128 repositories")
     assert count.search("a dataset of 50k software engineering task instances")
     assert count.search("For 8,686 unique task instances")
     assert not count.search("We briefly review the format of a SWE-smith task instance.")
     assert not count.search("SWE-bench-2 instances")  # a name's number
     assert not count.search("128 repositories hold many more of these task instances")  # too far
-    assert not states_count("problem").search("PutnamBench 0 10 20 30 40 50 Number of Problems")  # an axis
-    assert not states_count("problem").search("invoked with Pass@8192 on the remaining problems")
+    assert states_count("queries").search("each batch holds 32 queries") and states_count("queries").search("1 query")
+    assert states_count("boxes").search("8 boxes") and states_count("classes").search("1 class")
+    assert not states_count("news").search("3 new models")
+    assert not states_count("problems").search("PutnamBench 0 10 20 30 40 50 Number of Problems")  # an axis
+    assert not states_count("problems").search("invoked with Pass@8192 on the remaining problems")
 
 
 @pytest.mark.parametrize(
