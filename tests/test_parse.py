@@ -176,10 +176,10 @@ def test_only_the_block_that_ends_the_word_is_brought_up():
             block("Figure 1. When developing agents,", x1=550.0),
             block("failure attribution has limited attention.", x1=550.0),  # lower case, but "includfailure"
             block("ing coding and discovery.", x1=550.0),
-            block("Including the rest, we write including twice."),
+            block("Including the rest, we write including twice, and performance too."),
             block(f"A left-column word broken, perfor{LINE_HYPHEN}"),
             block("Table 2. Scores."),
-            block("mance in the same column"),  # not to the right: left where it is
+            block("mance in the same column"),  # "performance", but not to the right: left where it is
         ]
     ]
     _resolve_hyphens(pages)
@@ -188,7 +188,7 @@ def test_only_the_block_that_ends_the_word_is_brought_up():
         "coding and discovery.",
         "*Equal contribution 1University.",
     ]
-    assert pages[0][-2:][0].text == "Table 2. Scores."
+    assert [b.text for b in pages[0]][-3:-1] == ["A left-column word broken, perfor", "Table 2. Scores."]
 
 
 def test_line_end_hyphens_follow_the_papers_own_spelling():
