@@ -234,6 +234,8 @@ def digest(
             generator=generator,
             progress=progress,
         )
+    for note in result.notes:
+        click.echo(note, err=True)
     click.echo(f"generator: {result.digest.generator}", err=True)
     for paper_id, (sent, received) in result.usage.items():
         click.echo(f"llm tokens {paper_id}: {sent} sent, {received} received", err=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from footnote.errors import FootnoteError
@@ -19,6 +19,7 @@ class DigestRun:
     digest: Digest
     home: Path
     usage: dict[str, list[int]]
+    notes: list[str] = field(default_factory=list)  # the ingest's lines for the user ("ID: read again ...")
 
     def write(self, out: Path | None = None) -> tuple[Path, Path]:
         return write_digest(self.digest, self.home, out)
@@ -69,10 +70,12 @@ def run_digest(
                 ids.append(item.paper_id)
                 items.append(item)
     ids = list(dict.fromkeys(ids))
+    notes: list[str] = []
     if items:
         report = ingest(items, archive, entries=entries, day=day if sources is None else None, progress=progress)
         errors.update(report.errors_by_id)
         ids = list(dict.fromkeys(report.same_as.get(i, i) for i in ids))  # a copy of a paper is that paper
+        notes = report.notes
     llm = None
     if generator == "llm":
         from footnote.llm import LLMClient
@@ -82,4 +85,4 @@ def run_digest(
     digest = build_digest(
         day, archive, ids, lang=lang, generator=generator, entries=entries, errors=errors, llm=llm, progress=progress
     )
-    return DigestRun(digest, archive.home, llm.usage_by_paper if llm else {})
+    return DigestRun(digest, archive.home, llm.usage_by_paper if llm else {}, notes)

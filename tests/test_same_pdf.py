@@ -75,6 +75,7 @@ def test_the_digest_of_a_copy_is_the_digest_of_the_paper(cut, tmp_path):
         ingest([str(paper)], archive)
         run = run_digest("2025-02-19", archive, sources=[str(copy)], lang="en", generator="extractive")
         assert [(p.id, p.status) for p in run.digest.papers] == [("2502.13189", "ok")]
+        assert run.notes == [f"{copy}: the same PDF as 2502.13189, already in the archive; skipped"]  # for stderr
     finally:
         archive.close()
 
