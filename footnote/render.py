@@ -49,6 +49,19 @@ def papers_table(records) -> None:
     for r in records:
         table.add_row(Text(r.id), Text(short_title(r.title)), str(r.pages), str(r.chunks), (r.ingested_at or "")[:19])
     stdout.print(table)
+    for r in records:
+        if r.warning:
+            stdout.print(Text(f"warning: {r.id}: {r.warning}"))
+    from ingest.version import TEXT_VERSION
+
+    older = [r.id for r in records if r.parser != TEXT_VERSION]
+    if older:
+        stdout.print(
+            Text(
+                f"{len(older)} of {len(records)} papers were read by an older footnote; ingest their PDFs again to "
+                f"read them with this one ({', '.join(older[:5])}{', ...' if len(older) > 5 else ''})"
+            )
+        )
 
 
 def _marked(quote: str, span) -> Text:

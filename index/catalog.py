@@ -96,7 +96,7 @@ class PaperRecord:
     status: str
     ingested_at: str | None
     warning: str = ""  # what could not be read of a damaged PDF ("damaged PDF, repaired by MuPDF; ...")
-    parser: str = ""  # the ingest.parse.TEXT_VERSION its text was read with ('' for a home from before)
+    parser: str = ""  # the ingest.version.TEXT_VERSION its text was read with ('' for a home from before)
 
     def to_json(self) -> dict:
         return {

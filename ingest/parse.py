@@ -52,11 +52,6 @@ finally:
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
-# The version of the text that parse_pdf and ingest.chunk make of a PDF, recorded with each paper: change it with
-# any change to that text (or to its chunks). A paper read with another version is read again when it is ingested
-# again, where it would otherwise be skipped as the same PDF (ingest.pipeline).
-TEXT_VERSION = "2026-12-07"
-
 # Dehyphenate line ends, expand ligatures (no PRESERVE_LIGATURES), clip to the page box.
 TEXT_FLAGS = pymupdf.TEXT_DEHYPHENATE | pymupdf.TEXT_MEDIABOX_CLIP
 

@@ -20,8 +20,9 @@ from index.archive import Archive
 from index.catalog import PaperRecord
 from ingest.chunk import chunk_paper
 from ingest.ids import is_arxiv_id, pdf_name
-from ingest.parse import TEXT_VERSION, parse_pdf
+from ingest.parse import parse_pdf
 from ingest.sources import LocalPDF, RemotePaper, Source, resolve
+from ingest.version import TEXT_VERSION
 
 log = logging.getLogger(__name__)
 

@@ -174,6 +174,8 @@ def test_a_damaged_pdf_is_ingested_with_a_warning_naming_its_empty_pages(tmp_pat
     damage = "damaged PDF, repaired by MuPDF; pages 14-15 have no text"
     listed = json.loads(run("--home", str(tmp_path / "home"), "papers", "--json", cwd=tmp_path).stdout)
     assert [p["warning"] for p in listed] == [damage]
+    table = run("--home", str(tmp_path / "home"), "papers", cwd=tmp_path).stdout
+    assert f"warning: local-moba-half: {damage}" in table.splitlines()
     out = tmp_path / "digest.md"
     args = ("--home", str(tmp_path / "home"), "digest", "2025-02-18", "--lang", "en", "--out", str(out))
     done = run(*args, "--papers", str(path), "--json", cwd=tmp_path)
@@ -189,7 +191,7 @@ def test_a_paper_read_by_an_older_footnote_is_read_again(tmp_path, paper_pdf):
     has none ('')."""
     import sqlite3
 
-    from ingest.parse import TEXT_VERSION
+    from ingest.version import TEXT_VERSION
 
     home, pdf = tmp_path / "home", str(paper_pdf("2502.13189"))
     first = run("--home", str(home), "ingest", pdf, "--json", cwd=tmp_path)
@@ -198,8 +200,11 @@ def test_a_paper_read_by_an_older_footnote_is_read_again(tmp_path, paper_pdf):
     assert json.loads(again.stdout)["skipped"] == ["2502.13189"]
     listed = json.loads(run("--home", str(home), "papers", "--json", cwd=tmp_path).stdout)
     assert [p["text_version"] for p in listed] == [TEXT_VERSION]
+    assert "older footnote" not in run("--home", str(home), "papers", cwd=tmp_path).stdout
     with sqlite3.connect(home / "archive.sqlite") as db:
         db.execute("UPDATE papers SET parser=''")
+    said = "1 of 1 papers were read by an older footnote; ingest their PDFs again to read them with this one"
+    assert f"{said} (2502.13189)" in run("--home", str(home), "papers", cwd=tmp_path).stdout.splitlines()
     redo = run("--home", str(home), "ingest", pdf, "--json", cwd=tmp_path)
     assert redo.returncode == 0, redo.stderr
     assert json.loads(redo.stdout)["ingested"] == ["2502.13189"]

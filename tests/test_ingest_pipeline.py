@@ -73,7 +73,7 @@ def test_an_arxiv_paper_read_by_an_older_footnote_is_read_again_from_the_cache_o
     import shutil
     import sqlite3
 
-    from ingest.parse import TEXT_VERSION
+    from ingest.version import TEXT_VERSION
 
     cut = pdfs.page_subset(pdfs.PAPERS / "2502.13189.pdf", tmp_path, [1, 2, 3])  # named by its arXiv id
     offline = IngestSettings(arxiv_base_url="http://127.0.0.1:9", retries=0)  # nothing listens there
