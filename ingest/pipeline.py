@@ -8,7 +8,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -264,8 +264,16 @@ def _ingest_local(
                     again = archive.is_current(item.paper_id, sha)
                     same = None if again else archive.same_pdf(sha)
                     if same and _copy_of(item.paper_id, same):
-                        _skip_copy(item, same, report, progress)
-                        continue
+                        if archive.is_current(same, sha, TEXT_VERSION):
+                            _skip_copy(item, same, report, progress)
+                            continue
+                        # A copy of a paper an older footnote read: that paper is read again, from these bytes,
+                        # under its own id and with its own metadata (as a crashed ingest's redo is).
+                        record = archive.paper(same)
+                        report.same_as[item.paper_id] = same
+                        report.notes.append(f"{item.source}: the same PDF as {same}, already in the archive")
+                        item = replace(item, paper_id=same, version=record.version)
+                        entry, day, again = _entry_of(record), record.published, True
                     if again:
                         report.notes.append(f"{item.paper_id}: read again (an older footnote read its text)")
                     queued[sha] = item.paper_id

@@ -121,3 +121,31 @@ def test_a_paper_read_again_keeps_its_version_and_is_no_copy_of_its_twin(tmp_pat
     assert (report.ingested, report.skipped, report.same_as) == (["local-moba"], [], {})
     assert report.notes == ["local-moba: read again (an older footnote read its text)"]
     archive.close()
+
+
+def test_a_copy_of_a_paper_an_older_footnote_read_reads_that_paper_again(tmp_path):
+    """A PDF under another name with the bytes of a paper the archive holds is that paper: skipped where this
+    footnote read it, read again (under its own id, with its own metadata) where an older one did."""
+    import shutil
+    import sqlite3
+
+    from ingest.version import TEXT_VERSION
+
+    cut = pdfs.page_subset(pdfs.PAPERS / "2502.13189.pdf", tmp_path, [1, 2, 3])
+    copy = shutil.copy(cut, tmp_path / "moba.pdf")
+    archive = Archive(Settings(home=tmp_path / "home"))
+    assert ingest([str(cut)], archive).ingested == ["2502.13189"]
+    assert ingest([str(copy)], archive).skipped == ["2502.13189"]
+    with sqlite3.connect(archive.catalog.path) as db:
+        db.execute("UPDATE papers SET parser='', title='MoBA as listed' WHERE id='2502.13189'")
+
+    report = ingest([str(copy)], archive)
+    assert (report.ingested, report.skipped, report.same_as) == (["2502.13189"], [], {"local-moba": "2502.13189"})
+    assert report.notes == [
+        f"{copy}: the same PDF as 2502.13189, already in the archive",
+        "2502.13189: read again (an older footnote read its text)",
+    ]
+    record = archive.paper("2502.13189")
+    assert (record.parser, record.title) == (TEXT_VERSION, "MoBA as listed")  # its metadata kept
+    assert [r.id for r in archive.catalog.papers()] == ["2502.13189"]
+    archive.close()
