@@ -105,7 +105,7 @@ def states_count(noun: str) -> re.Pattern[str]:
     else:
         word = rf"{re.escape(noun)}(?:e?s)?"
     return re.compile(
-        rf"(?<![\w.\-@])\d[\d.,]*\s?[kKMB]?\s+"
+        rf"(?<![\w.\-@])\d[\d.,]*\s?[kKMBT]?\+?\s+"
         rf"(?:(?!(?:of|and|or|to|in|on|at|for|with|by|from|the)\s)[a-z][\w-]*\s+){{0,3}}{word}\b",
         re.IGNORECASE,
     )

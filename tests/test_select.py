@@ -174,6 +174,8 @@ def test_a_count_is_a_number_just_before_the_noun():
     assert states_count("queries").search("each batch holds 32 queries") and states_count("queries").search("1 query")
     assert states_count("boxes").search("8 boxes") and states_count("classes").search("1 class")
     assert not states_count("news").search("3 new models")
+    assert states_count("tokens").search("to achieve 2T training tokens")
+    assert states_count("instances").search("a dataset of 50k+ task instances")
     assert not states_count("problems").search("PutnamBench 0 10 20 30 40 50 Number of Problems")  # an axis
     assert not states_count("problems").search("invoked with Pass@8192 on the remaining problems")
 
