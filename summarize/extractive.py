@@ -121,6 +121,10 @@ def _is_measure(number) -> bool:
     return number.unit in ("%", "×") or ("." in number.text and not number.unit)  # "80.0", whose value is "80"
 
 
+# A sentence that only announces a list, its first item's heading run on ("... as follows: • Architectural
+# Innovation."): the list's items are the statements.
+_LIST_LEAD = re.compile(r":\s*[•·]\s*[^.•:]{0,60}\.$")
+
 _SECTION_NUMBER = re.compile(r"^(?:\d{1,2}|[A-H])(?:\.\d{1,2}){0,3}\.?\s+")
 _CONTENTS = re.compile(r"^(?:table of )?contents\b", re.IGNORECASE)
 
@@ -227,6 +231,8 @@ def pick_sentences(
                 continue
             if not _looks_like_prose(text, max_chars) or _CONTENTS.match(text) or _NUMBER_RUN.match(text):
                 continue
+            if _LIST_LEAD.search(text):
+                continue  # "Our contributions are summarized as follows: • Architectural Innovation."
             cues = cue_hits(topic, text, subject) or int(block == under)
             if not cues:
                 continue

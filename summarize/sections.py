@@ -171,7 +171,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
             Topic(
                 ("future work directions we plan to extend explore further",),
                 _cue(
-                    r"\b(future|further (work|research|explor|investigat|stud)|plan to|will (explore|investigate|"
+                    r"\b(future (work|research|direction|goal|plan|stud|version|iteration|investigat|explor|effort|"
+                    r"release|improvement|development|advance|model)|(in|for|into) the (near |foreseeable )?future|"
+                    r"further (work|research|explor|investigat|stud)|plan to|will (explore|investigate|"
                     r"extend|study|continue)|next step|extend(ing)? (this|our)|open question|promising direction)"
                 ),
                 stance=True,

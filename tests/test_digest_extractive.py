@@ -314,6 +314,32 @@ def test_a_limitation_is_not_what_a_method_prevents(text, hits):
     assert cue_hits(topic, text) == hits
 
 
+@pytest.mark.parametrize(
+    ("text", "future"),
+    [
+        ("We leave the study of other languages to future work.", True),
+        ("In the future, we plan to release the 145B model.", True),
+        ("Our future goals include a faster model.", True),
+        ("Future research should look at data.", True),
+        ("Causality: No Attention to Future Blocks.", False),  # MoBA's causal mask, not a plan
+        ("A query token cannot be routed to any future blocks.", False),
+        ("It predicts future tokens more accurately.", False),
+    ],
+)
+def test_future_work_is_work_to_come_not_a_future_token(text, future):
+    topic = next(spec for spec in SECTIONS if spec.key == "future_work").topics[0]
+    assert bool(cue_hits(topic, text)) is future
+
+
+def test_a_sentence_that_only_announces_a_list_is_no_statement():
+    """DeepSeekMoE's contributions quoted "Our contributions are summarized as follows: • Architectural
+    Innovation." (a user review); pick_sentences leaves such a sentence out."""
+    from summarize.extractive import _LIST_LEAD
+
+    assert _LIST_LEAD.search("Our contributions are summarized as follows: • Architectural Innovation.")
+    assert not _LIST_LEAD.search("We compare three methods: all-at-once, step-by-step and binary search.")
+
+
 def test_headings_follow_the_language(digests):
     _, out = digests
     md_ko, md_en = to_markdown(out["ko"]), to_markdown(out["en"])
