@@ -150,16 +150,16 @@ class SectionWriter:
             return sorted(merged.values(), key=lambda p: -p.score)
 
         preferred = search(prefer_kinds)[: k // 2] if prefer_kinds else []
-        # Each preferred kind's best passage, where the others outrank it (one search on the topic's first query
-        # among the kinds missing): a paper's results section outranks its abstract on "main results", but the
-        # abstract states the headline result, which the digest must not miss.
+        # Each preferred kind's best two passages, where the others outrank them (one search on the topic's first
+        # query among the kinds missing), on top of the k: a paper's results section outranks its abstract on "main
+        # results", but the abstract states the headline result (in its first chunk or its second), which the
+        # digest must not miss, nor may it cost the passages found before.
         missing = tuple(kind for kind in prefer_kinds if not any(p.chunk.kind == kind for p in preferred))
         found = search(missing, topic.queries[:1]) if missing else []
-        for kind in missing:
-            preferred.extend([p for p in found if p.chunk.kind == kind][:1])
-        seen = {p.chunk.id for p in preferred}
+        extra = [p for kind in missing for p in [p for p in found if p.chunk.kind == kind][:2]]
+        seen = {p.chunk.id for p in preferred + extra}
         general = [p for p in search(None) if p.chunk.id not in seen and ((p.dense or 0) >= floor or p.lexical)]
-        return preferred + general[: k - len(preferred)]
+        return preferred + extra + general[: k - len(preferred)]
 
     def write(self, paper_id: str, title: str, spec: SectionSpec) -> tuple[SectionResult, Grounding]:
         grounding = Grounding()

@@ -252,6 +252,11 @@ def test_results_state_the_headline_of_the_abstract(digests):
     assert any("40.2%" in s["text"] and s["citations"][0]["page"] == 1 for s in results)
     assert not [s["text"] for s in results if "375 easy" in s["text"] or "2, 4, 6, and 8" in s["text"]]
     assert all(result_numbers(s["text"]) for s in results)
+    # 2505.00212's abstract is two chunks, the headline in the first (53.5% of agents, 14.2% of steps), which the
+    # topic's query ranks below the second: both come in, on top of the passages found before.
+    paper = next(p for p in out["en"].to_json()["papers"] if p["id"] == "2505.00212")
+    results = next(s for s in paper["sections"] if s["key"] == "results")["statements"]
+    assert any("53.5%" in s["text"] and s["citations"][0]["page"] == 1 for s in results)
 
 
 def test_a_word_of_the_title_is_no_cue_of_a_limitation(digests):
