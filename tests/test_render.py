@@ -7,12 +7,16 @@ from types import SimpleNamespace
 import pytest
 
 from footnote.render import TITLE_CHARS, answer_text, ingest_table, matches_text, papers_table, short_title
+from index.catalog import PaperRecord
+from ingest.version import TEXT_VERSION
 
 BRACKETS = "Why [CLS] and [bold] tokens matter [/] in [/x] ViTs"
 
 
-def record(title: str, paper_id: str = "2501.00001") -> SimpleNamespace:
-    return SimpleNamespace(id=paper_id, title=title, pages=3, chunks=4, ingested_at="2026-12-07T10:00:00.123456")
+def record(title: str, paper_id: str = "2501.00001", **fields) -> PaperRecord:
+    values = dict(version=None, authors=(), abstract="", source_url="", sha256="0" * 64, pages=3, chunks=4)
+    values |= dict(sections=(), published=None, status="complete", ingested_at="2026-12-07T10:00:00.123456")
+    return PaperRecord(paper_id, title=title, **{**values, "parser": TEXT_VERSION, **fields})
 
 
 def test_a_title_with_brackets_is_listed_whole(capsys):
