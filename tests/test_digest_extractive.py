@@ -336,6 +336,19 @@ def test_future_work_is_work_to_come_not_a_future_token(text, future):
     assert bool(cue_hits(topic, text)) is future
 
 
+def test_a_sentence_whose_words_the_other_holds_is_redundant():
+    from summarize.extractive import _redundant, _words
+
+    longer = _words(
+        "The evaluation results are presented in Table 3, yielding the following observations: (1) On the whole, "
+        "with about only 40% of the computations, DeepSeekMoE 16B achieves comparable performance with DeepSeek 7B."
+    )
+    same = _words("With only 40.5% of computations, DeepSeekMoE 16B achieves comparable performance with DeepSeek 7B.")
+    other = _words("With only 39.6% of computations, DeepSeekMoE 16B outperforms LLaMA2 7B on most benchmarks.")
+    assert _redundant(same, longer) and _redundant(longer, same)  # Jaccard alone: 0.44
+    assert not _redundant(other, longer)
+
+
 def test_a_sentence_that_only_announces_a_list_is_no_statement():
     """DeepSeekMoE's contributions quoted "Our contributions are summarized as follows: • Architectural
     Innovation." (a user review); pick_sentences leaves such a sentence out."""
