@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ingest.ids import is_arxiv_id
+from ingest.version import TEXT_VERSION
 
 stdout = Console(soft_wrap=True)
 
@@ -52,8 +53,6 @@ def papers_table(records) -> None:
     for r in records:
         if r.warning:
             stdout.print(Text(f"warning: {r.id}: {r.warning}"))
-    from ingest.version import TEXT_VERSION
-
     older = [r.id for r in records if r.parser != TEXT_VERSION]
     if older:
         stdout.print(

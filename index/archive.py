@@ -181,12 +181,14 @@ class Archive:
         """The id of a paper already ingested completely from a PDF with these exact bytes."""
         return self.catalog.paper_with_sha(sha256)
 
-    def is_current(self, paper_id: str, sha256: str, text_version: str | None = None) -> bool:
-        """True when this exact PDF is already completely ingested (with `text_version`'s text, where given)."""
+    def held(self, paper_id: str, sha256: str) -> PaperRecord | None:
+        """The paper's record where it is completely ingested from exactly this PDF, else None."""
         record = self.catalog.paper(paper_id)
-        if not (record and record.status == "complete" and record.sha256 == sha256):
-            return False
-        return text_version is None or record.parser == text_version
+        return record if record and record.status == "complete" and record.sha256 == sha256 else None
+
+    def is_current(self, paper_id: str, sha256: str) -> bool:
+        """True when this exact PDF is already completely ingested."""
+        return self.held(paper_id, sha256) is not None
 
     def add(
         self,

@@ -251,7 +251,8 @@ def _ingest_local(
                     progress.stage(item.paper_id, "parse")
                     data = path.read_bytes()
                     sha = hashlib.sha256(data).hexdigest()
-                    if archive.is_current(item.paper_id, sha, TEXT_VERSION):
+                    held = archive.held(item.paper_id, sha)
+                    if held and held.parser == TEXT_VERSION:
                         report.skipped.append(item.paper_id)
                         progress.done(item.paper_id, "skipped")
                         continue
@@ -259,22 +260,21 @@ def _ingest_local(
                     if first and _copy_of(item.paper_id, first):  # decided once the first is stored, or not
                         copies.append((item, first))
                         continue
-                    # The same PDF, read by an older footnote: this paper itself, read again (not a copy of another
-                    # paper holding the same bytes, such as the arXiv id of a local file).
-                    again = archive.is_current(item.paper_id, sha)
-                    same = None if again else archive.same_pdf(sha)
+                    # The same PDF, read by an older footnote (held): this paper itself, read again (not a copy of
+                    # another paper holding the same bytes, such as the arXiv id of a local file).
+                    same = None if held else archive.same_pdf(sha)
                     if same and _copy_of(item.paper_id, same):
-                        if archive.is_current(same, sha, TEXT_VERSION):
+                        held = archive.paper(same)  # complete, from these bytes
+                        if held.parser == TEXT_VERSION:
                             _skip_copy(item, same, report, progress)
                             continue
                         # A copy of a paper an older footnote read: that paper is read again, from these bytes,
                         # under its own id and with its own metadata (as a crashed ingest's redo is).
-                        record = archive.paper(same)
                         report.same_as[item.paper_id] = same
                         report.notes.append(f"{item.source}: the same PDF as {same}, already in the archive")
-                        item = replace(item, paper_id=same, version=record.version)
-                        entry, day, again = _entry_of(record), record.published, True
-                    if again:
+                        item = replace(item, paper_id=same, version=held.version)
+                        entry, day = _entry_of(held), held.published
+                    if held:
                         report.notes.append(f"{item.paper_id}: read again (an older footnote read its text)")
                     queued[sha] = item.paper_id
                     work = parser.submit(_parse_and_chunk, item, data, settings, embedder.count_tokens)
