@@ -155,7 +155,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 ),
                 stance=True,
                 unless=_cue(
-                    r"(?:(?<!\bnot\s)(?<!n't\s)(?<!\bno\s)(?<!\bcannot\s)(?<!\bto\sfail\s)(?<!\bfails\sto\s)"
+                    r"(?:(?<!\bnot\s)(?<!n't\s)(?<!\bno\s)(?<!\bcannot\s)(?<!\bfail\sto\s)(?<!\bfails\sto\s)"
                     r"(?<!\bfailed\sto\s)\b(?:avoid|prevent|mitigat|alleviat|overcom|eliminat|exclud|remov|ensur|"
                     r"discard|filter(?:s|ed|ing)? out)\w*(?:[\s/-]+\w+){0,5}[\s/-]*|pass/)$"
                 ),

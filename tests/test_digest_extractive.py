@@ -310,6 +310,7 @@ def test_cue_hits_leave_out_the_titles_words_for_stance_topics(key, text, title,
         ("We prevent collapse, but it is unstable on long inputs.", 1),  # another clause
         ("Our method does not prevent hallucination.", 1),  # negated
         ("It fails to avoid the bias of the reward model.", 2),
+        ("They fail to avoid the bias of the reward model.", 2),
         ("It does not address the bias of the reward model.", 1),
         ("Addressing this limitation is left to future work.", 1),
     ],
