@@ -387,18 +387,21 @@ def cite(ctx: Context, claim: str, k: int | None, paper_ids: tuple[str, ...], as
     """Find the passages that state a claim or a number: paper, page, section and quote."""
     reads_only()
     from qa.cite import cite as run_cite
+    from qa.cite import unknown_names
 
     nonblank("CLAIM", claim)
     ctx.existing_archive()
 
     papers = ctx.archive.known_papers(paper_ids) if paper_ids else None
     matches = run_cite(ctx.archive, claim, k=k or ctx.settings.qa.k, paper_ids=papers)
+    unknown = unknown_names(ctx.archive.catalog, claim)
     if as_json:
-        click.echo(json.dumps({"query": claim, "matches": [m.to_json() for m in matches]}, ensure_ascii=False))
+        doc = {"query": claim, "matches": [m.to_json() for m in matches], "unknown_names": unknown}
+        click.echo(json.dumps(doc, ensure_ascii=False))
         return
     from footnote.render import matches_text
 
-    matches_text(claim, matches)
+    matches_text(claim, matches, unknown)
 
 
 def main() -> None:

@@ -42,13 +42,15 @@ def _is_name(token: str, first: bool) -> bool:
     return has_alpha and not first and any(c.isupper() for c in token) and token.lower() not in STOP
 
 
-def names(question: str) -> list[list[str]]:
+def names(question: str, *, opening: bool = False) -> list[list[str]]:
     """Runs of name tokens ("Llama 4 Maverick" is one run; a bare number joins the name before it). A run ends
-    at punctuation between words: "... with Kimi k1.5? DeepSeek-R1 ..." holds two names, not one."""
-    return [run for run, _, _ in _runs(_POSSESSIVE.sub(",", question))]
+    at punctuation between words: "... with Kimi k1.5? DeepSeek-R1 ..." holds two names, not one. The first
+    word, capitalised as any sentence's is, counts only with ``opening`` (a claim: "Llama 4 Scout supports
+    ...")."""
+    return [run for run, _, _ in _runs(_POSSESSIVE.sub(",", question), opening)]
 
 
-def _runs(text: str) -> list[tuple[list[str], int, int]]:
+def _runs(text: str, opening: bool = False) -> list[tuple[list[str], int, int]]:
     """The runs of names() with where each starts and ends in the text."""
     runs: list[tuple[list[str], int, int]] = []
     current: list[str] = []
@@ -63,7 +65,7 @@ def _runs(text: str) -> list[tuple[list[str], int, int]]:
         if _ROMAN.fullmatch(token):  # "Stage III", "Part II": a number, which joins a name but starts none
             if current:
                 current.append(token)
-        elif _is_name(token, first=i == 0) or (current and re.fullmatch(r"\d+(?:\.\d+)?", token)):
+        elif _is_name(token, first=i == 0 and not opening) or (current and re.fullmatch(r"\d+(?:\.\d+)?", token)):
             if not current:
                 start = match.start()
             current.append(token)

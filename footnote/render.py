@@ -6,6 +6,8 @@ What the papers and the user wrote goes in as rich ``Text``, never as markup: a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -73,11 +75,15 @@ def _marked(quote: str, span) -> Text:
     return Text(f"{quote[:start]}**{quote[start:end]}**{quote[end:]}")
 
 
-def matches_text(query: str, matches) -> None:
+def matches_text(query: str, matches, unknown_names: Sequence[str] = ()) -> None:
+    """cite's matches; ``unknown_names``: the claim's names that no paper in the archive mentions (said first)."""
     if not matches:
         stdout.print(Text(f"No passage in the archive states {query!r}."))
         return
-    if all(m.numbers_found is False for m in matches):  # none of them holds all of the claim's numbers
+    if unknown_names:
+        names = " or ".join(repr(name) for name in unknown_names)
+        stdout.print(Text(f"No paper in the archive mentions {names}; the nearest passages:"))
+    elif all(m.numbers_found is False for m in matches):  # none of them holds all of the claim's numbers
         stdout.print(Text(f"No passage in the archive states the numbers of {query!r}; the nearest passages:"))
     for n, m in enumerate(matches, start=1):
         stdout.print(Text.assemble((f"{n}. {m.paper_id}", "bold"), f" p. {m.page} · {m.section} · score {m.score:.3f}"))

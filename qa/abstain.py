@@ -102,7 +102,7 @@ _FOCUS_GENERIC = words(
 _NOT_FOCUS = STOP | _FOCUS_GENERIC  # words the focus leaves out
 # A name made an adjective ("GRPO-style clipping", "PPO-based recipes", "R1-Zero-like training"), or negated
 # ("no-CoT guesses": "without any CoT reasoning steps"): the paper may say the name alone, and either form will do.
-_ADJECTIVE = re.compile(r"(?<=\w)-(?:style|like|based)$|^(?:no|non)-(?=\w)", re.IGNORECASE)
+ADJECTIVE = re.compile(r"(?<=\w)-(?:style|like|based)$|^(?:no|non)-(?=\w)", re.IGNORECASE)
 
 
 @dataclass
@@ -294,7 +294,7 @@ def _mentions(catalog: Catalog, titles: TitlePages, run: list[str], passage: Pas
     in parts, some in its text and the others there; a name made an adjective or negated ("GRPO-style",
     "no-CoT") either as it is or as the name alone."""
     paper = passage.chunk.paper_id
-    for form in dict.fromkeys((tuple(run), tuple(_ADJECTIVE.sub("", t) for t in run))):
+    for form in dict.fromkeys((tuple(run), tuple(ADJECTIVE.sub("", t) for t in run))):
         if titles.holds(" ".join(form), paper) or _found(
             catalog, list(form), [passage.chunk.id], lambda phrase: titles.holds(phrase, paper)
         ):

@@ -6,9 +6,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from footnote.names import aliases, names
 from footnote.types import Passage
 from index.archive import Archive
+from index.catalog import Catalog
 from index.retrieve import Query, Retriever
+from qa.abstain import ADJECTIVE
 from summarize.verify import Sentence, extract_numbers, normalise, numbers_in, passage_sentences
 
 _TERM = re.compile(r"[A-Za-z][A-Za-z0-9\-\.]*[0-9A-Z][A-Za-z0-9\-]*|[A-Za-z]{3,}")
@@ -158,3 +161,41 @@ def cite(
         if len(out) == k:
             break
     return out
+
+
+def unknown_names(catalog: Catalog, claim: str) -> list[str]:
+    """The claim's names (qa.abstain's: "GPT-5", "Llama 4 Scout", "AlphaFold 3") that no paper in the archive
+    mentions: ``cite`` still lists the nearest passages, about other models, and says first that the archive
+    never names what the claim is about.
+
+    A name is looked for word by word, a bare number with the word before it ("Llama 4", "AIME 2024"), so that a
+    claim typed as keywords ("AIME 2024 Seed1.5-Thinking MiniMax-M1-80k", one run of names to qa.abstain) is not
+    held against the archive for words that no single passage strings together. A name made an adjective
+    ("GRPO-style") is looked for as the name alone. A quantity ("1.8T", "7B", "12.5Hz") is not looked for:
+    whether a passage states the claim's numbers is ``Match.numbers_found``. Of two names the claim gives for
+    one thing ("the Moonshot audio model (Kimi-Audio)"), either will do."""
+    runs = names(claim, opening=True)
+    known = {
+        tuple(run): all(_mentioned(catalog, part) for part in _parts(run) if not part[0][0].isdigit()) for run in runs
+    }
+    for one, other in aliases(claim):
+        if known.get(one) or known.get(other):
+            known[one] = known[other] = True
+    return list(dict.fromkeys(" ".join(run) for run in runs if not known[tuple(run)]))
+
+
+def _parts(run: list[str]) -> list[list[str]]:
+    """The run's words, each with the bare numbers after it ("Llama 4", "AIME 2024")."""
+    parts: list[list[str]] = []
+    for token in run:
+        if token.isdigit() and parts:
+            parts[-1].append(token)
+        else:
+            parts.append([ADJECTIVE.sub("", token)])
+    return parts
+
+
+def _mentioned(catalog: Catalog, part: list[str]) -> bool:
+    """Whether the archive holds the word with its numbers, or, where it does not, the word alone: "top-K 12"
+    is written "top-K of 12", and the claim's numbers are ``cite``'s to check (``Match.numbers_found``)."""
+    return catalog.mentions_anywhere(" ".join(part)) or (len(part) > 1 and catalog.mentions_anywhere(part[0]))

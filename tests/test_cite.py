@@ -10,7 +10,7 @@ import pytest
 
 from footnote.settings import Settings
 from index.archive import Archive
-from qa.cite import cite, sentence_score
+from qa.cite import cite, sentence_score, unknown_names
 from summarize.verify import Sentence
 from tests.digest_checks import on_page
 
@@ -147,3 +147,37 @@ def test_cli_paper_filter_takes_a_versioned_id_and_refuses_one_not_in_the_archiv
         assert typo.output.strip().splitlines() == [
             f"error: --paper '2502.1318': not in the archive at {corpus_home} (footnote papers lists what is)"
         ]
+
+
+def test_a_claim_about_what_no_paper_names_says_so_first(archive, corpus_home):
+    """ "GPT-5 has 1.8T parameters": no paper of the corpus mentions GPT-5, and the nearest passages (other models'
+    parameter counts) came back as if they were its sources. They still come back, and the output says first that
+    the archive never names it; a claim typed as keywords is not held against the archive for names no one passage
+    strings together, nor one whose number sits in other words ("top-K 12": "top-k ... 12")."""
+    catalog = archive.catalog
+    assert unknown_names(catalog, "GPT-5 has 1.8T parameters") == ["GPT-5"]
+    assert unknown_names(catalog, "Llama 4 Scout supports a 10M-token context") == ["Llama 4 Scout"]
+    assert unknown_names(catalog, "Kimi k1.5 reaches 77.5 on AIME 2024") == []
+    assert unknown_names(catalog, "AIME 2024 score Seed1.5-Thinking MiniMax-M1-80k") == []
+    assert unknown_names(catalog, "block size 4096 top-K 12") == []
+    assert unknown_names(catalog, "mixture of block attention") == []  # no names at all
+    assert unknown_names(catalog, "GRPO-style clipping in DeepSeek-R1") == []  # the name alone counts
+    assert unknown_names(catalog, "How does AlphaFold-style prediction work?") == ["AlphaFold-style"]
+    # Of two names given for one thing, either will do.
+    assert unknown_names(catalog, "the reasoning model of DeepSeek (DeepSeek-R1) uses GRPO") == []
+    proc = subprocess.run(
+        [sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "cite", "GPT-5 has 1.8T parameters"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "No paper in the archive mentions 'GPT-5'; the nearest passages:"
+    assert "1. " in proc.stdout  # the nearest passages still follow
+    proc = subprocess.run(
+        [sys.executable, "-m", "footnote.cli", "--home", str(corpus_home), "cite", "6.5×", "--json", "-k", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(proc.stdout)["unknown_names"] == []
