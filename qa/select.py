@@ -4,7 +4,7 @@ Retrieval ranks chunks of about 200 tokens, and a chunk's vector and its BM25 bo
 answer is usually one sentence of it, and often not in the top-ranked chunk: the chunk that repeats the question's
 names most ranks first, the sentence that answers ("we propose a solution that adheres to the 'less structure'
 principle") sits in the abstract ranked 15th. So ask takes a wider pool of passages (``QASettings.pool``) and ranks
-their sentences on their own, by three signals (four for a question that asks why or how many) fused by reciprocal
+their sentences on their own, by three signals (four for a question that asks why, how many or how much faster) fused by reciprocal
 rank like retrieval itself:
 
 - BM25 of the sentence against the question, among the pool's sentences (an in-memory FTS5 table with the
@@ -27,6 +27,10 @@ rank like retrieval itself:
   number just before that noun ("50k instances", "64 routed experts"): among the sentences about the thing
   counted, the one that counts it. bench/qa_eval.py, 522 questions: number R@1 75.2% -> 77.8%, ask R@1 74.0% ->
   74.5%, R@5 96.6% -> 96.8%, abstention the same (86.4%).
+- for a question that asks for a ratio ("How many times faster ...?", "How much faster ...?", "What speedup
+  ...?"), whether the sentence states one ("a speedup ratio of up to 6.5x", "16 times", "3-fold"): MoBA's
+  figure caption and its pre-training sentences share the question's words, the 6.5x sentence answers it.
+  bench/qa_eval.py, 522 questions: number R@1 76.5% -> 79.1% (four questions, none lost), ask R@1 74.5% -> 75.5%.
 
 A signal that gives a sentence nothing (no shared term, no exact match) does not rank it. Each passage is
 represented by its best sentence (its others kept, best first, for when an overlapping neighbour quoted it).
@@ -50,7 +54,7 @@ from qa.cite import sentence_score
 from summarize.verify import Sentence, passage_sentences
 
 RRF_K = 10  # a small constant: the first few places of each signal are what counts
-WEIGHTS = {"bm25": 1.0, "exact": 0.5, "passage": 0.5, "cause": 1.0, "count": 1.0}
+WEIGHTS = {"bm25": 1.0, "exact": 0.5, "passage": 0.5, "cause": 1.0, "count": 1.0, "ratio": 1.0}
 MIN_CHARS = 20  # shorter "sentences" are headings, table cells and reference stubs
 BULLET = re.compile(r"^[•·\-–*]\s*")
 # "Why ...?", "... and why?", "..., and why that one?": the question (or one of its clauses) asks for a reason.
@@ -74,6 +78,17 @@ _NOT_NOUN = re.compile(
     r"\b(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|in|on|of|for|per|at|with|from|by|"
     r"the|a|an|used|across|they|it|each)\b.*",
     re.IGNORECASE,
+)
+# "How many times faster ...?", "How much faster ...?", "By what factor ...?", "What speedup ...?": the question asks
+# for a ratio, and the answer states one ("a speedup ratio of up to 6.5x", "16 times", "a 3-fold reduction"). Not
+# "how much more data" (an amount), "8x A100" (a count of GPUs) nor "4096×12" (a product).
+ASKS_RATIO = re.compile(
+    r"\bhow\s+many\s+times\b|\bhow\s+much\s+(?:faster|slower|quicker|cheaper|smaller|larger|bigger|shorter|longer)\b|"
+    r"\bby\s+(?:what|which|how\s+large\s+a|how\s+much\s+of\s+a)\s+factor\b|\bwhat\s+(?:\w+\s+)?speed-?ups?\b",
+    re.IGNORECASE,
+)
+STATES_RATIO = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?\s?(?:×(?!\s?\d)|x(?![\w-])(?!\s+[A-Z]+\d)|times\b|-?fold\b)", re.IGNORECASE
 )
 _AS_WRITTEN = frozenset({"news", "series", "species", "times"})  # no plural to take off ("times": a ratio)
 
@@ -152,6 +167,8 @@ def rank_sentences(
     if noun:
         count = states_count(noun)
         signals["count"] = [1.0 if count.search(text) else 0.0 for *_, text in found]
+    if ASKS_RATIO.search(query):
+        signals["ratio"] = [1.0 if STATES_RATIO.search(text) else 0.0 for *_, text in found]
     fused = [0.0] * len(found)
     for name, values in signals.items():
         for i, contribution in enumerate(_reciprocal_ranks(values)):

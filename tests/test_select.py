@@ -7,7 +7,18 @@ import pytest
 from footnote.settings import Settings
 from index.archive import Archive
 from index.retrieve import Query, Retriever
-from qa.select import CAUSE, WEIGHTS, WHY, _bm25, _reciprocal_ranks, counted, rank_sentences, states_count
+from qa.select import (
+    ASKS_RATIO,
+    CAUSE,
+    STATES_RATIO,
+    WEIGHTS,
+    WHY,
+    _bm25,
+    _reciprocal_ranks,
+    counted,
+    rank_sentences,
+    states_count,
+)
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +221,47 @@ def test_a_how_many_question_ranks_a_sentence_that_states_the_count_first(archiv
     assert first(ranked) in pages and states_count(counted(question)).search(ranked[0].text)
     monkeypatch.setitem(WEIGHTS, "count", 0.0)
     assert first(rank_sentences(archive, question, pool, named)) not in pages
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("How many times faster is MoBA than full attention at 1M tokens?", True),
+        ("How much faster is MoBA than full attention?", True),
+        ("What prefill speedup does MoBA reach at 1M tokens?", True),
+        ("By what factor does MoBA cut attention time?", True),
+        ("How much more data did Kimi k1.5 use?", False),  # an amount
+        ("How many times did the model fail?", True),  # a count of times reads the same, and states "3 times"
+        ("What does MoBA speed up?", False),
+    ],
+)
+def test_a_question_asks_for_a_ratio(question, asks):
+    assert bool(ASKS_RATIO.search(question)) is asks
+
+
+def test_a_ratio_is_a_number_with_x_times_or_fold():
+    for text in (
+        "a speedup ratio of up to 6.5x when",
+        "16x reduction",
+        "1.5× faster",
+        "2 times faster",
+        "a 3-fold cut",
+    ):
+        assert STATES_RATIO.search(text), text
+    for text in ("8x A100 GPUs", "8x H800", "1 −4096×12 1M", "384x384 images", "Qwen2.5-7B", "x-axis"):
+        assert not STATES_RATIO.search(text), text
+
+
+def test_a_ratio_question_ranks_the_sentence_that_states_a_ratio_first(archive, monkeypatch):
+    """bench/qa_eval.py's speedup questions ("How much faster is MoBA than full attention when prefilling 1M
+    tokens?"): with the ratio signal the first sentence states MoBA's 6.5x (p. 10); without it, its figure's
+    caption or a sentence about the continual pre-training came first (number R@1 76.5% -> 79.1%, four questions,
+    none lost)."""
+    question = "How much faster is MoBA than full attention when prefilling 1M tokens with Llama-8B-1M?"
+    retriever = Retriever(archive)
+    query = Query(question, k=archive.settings.qa.pool, route=True)
+    pool, named = retriever.search(query), retriever.named(query)
+    ranked = rank_sentences(archive, question, pool, named)
+    assert "6.5x" in ranked[0].text and ranked[0].passage.chunk.paper_id == "2502.13189"
+    monkeypatch.setitem(WEIGHTS, "ratio", 0.0)
+    assert "6.5x" not in rank_sentences(archive, question, pool, named)[0].text
