@@ -4,8 +4,8 @@ Retrieval ranks chunks of about 200 tokens, and a chunk's vector and its BM25 bo
 answer is usually one sentence of it, and often not in the top-ranked chunk: the chunk that repeats the question's
 names most ranks first, the sentence that answers ("we propose a solution that adheres to the 'less structure'
 principle") sits in the abstract ranked 15th. So ask takes a wider pool of passages (``QASettings.pool``) and ranks
-their sentences on their own, by three signals (four for a question that asks why, how many or how much faster) fused by reciprocal
-rank like retrieval itself:
+their sentences on their own, by three signals (four for a question that asks why, how many or how much faster),
+fused by reciprocal rank like retrieval itself:
 
 - BM25 of the sentence against the question, among the pool's sentences (an in-memory FTS5 table with the
   archive's tokenizer, so "rewards" matches "reward" and the question's rarest words weigh most);
