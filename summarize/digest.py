@@ -250,9 +250,26 @@ def _start_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None)
 
 
 def _finish_paper(digest: PaperDigest, results: Sequence[tuple[SectionResult, Grounding]]) -> None:
+    _drop_repeats([section for section, _ in results])
     for section, grounding in results:
         digest.sections.append(section)
         digest.grounding.add(grounding)
+
+
+def _drop_repeats(sections: Sequence[SectionResult]) -> None:
+    """Quote a paper's sentence once. An LLM digest writes its sections side by side, and a section whose LLM
+    request failed falls back to extractive sentences picked from the whole paper, apart from the others (an
+    extractive digest's sections, written one after another, already leave out what an earlier one took): two
+    fallbacks may quote the same sentence. It stays in the first section by CLAIM_ORDER, and a later section
+    drops its copy, unless that would leave the section without a statement."""
+    seen: set[str] = set()
+    rank = {key: i for i, key in enumerate(CLAIM_ORDER)}
+    for result in sorted(sections, key=lambda r: rank.get(r.key, len(rank))):
+        if result.generator == "extractive":
+            kept = [s for s in result.statements if s.text not in seen]
+            if kept:
+                result.statements = kept
+        seen.update(s.text for s in result.statements)
 
 
 def failed_paper(paper_id: str, entry: DailyEntry | None, error: str) -> PaperDigest:

@@ -130,6 +130,31 @@ def test_malformed_json_falls_back_to_extractive(digest_with, scripted_llm, pape
     assert len(scripted_llm.requests) == 18  # each topic asked twice, then the fallback
 
 
+def test_fallback_sections_quote_a_sentence_once(small_home, scripted_llm):
+    """The sections go out side by side, and each that falls back picks from the whole paper on its own: on
+    2504.21798 sentences came twice (the student models' pass@1 scores among them). Each stays in the first
+    section by CLAIM_ORDER (results, for that one) and the others drop it."""
+    scripted_llm.default = lambda req: '{"statements": [{"text": "unterminated'
+    archive = Archive(Settings(home=small_home))
+    try:
+        digest = build_digest(
+            "2025-05-07",
+            archive,
+            ["2504.21798"],
+            lang="en",
+            generator="llm",
+            llm=LLMDrafter(LLMClient(scripted_llm.settings())),
+        )
+    finally:
+        archive.close()
+    sections = digest.to_json()["papers"][0]["sections"]
+    assert all(s["generator"] == "extractive" for s in sections)
+    texts = [st["text"] for s in sections for st in s["statements"]]
+    assert len(texts) == len(set(texts))
+    results = next(s for s in sections if s["key"] == "results")
+    assert any("pass@1 scores of 12.4%" in st["text"] for st in results["statements"])
+
+
 @pytest.mark.parametrize("failure", ["429", "500", "timeout"])
 def test_endpoint_failures_fall_back(digest_with, scripted_llm, paper_pdf, failure):
     if failure == "timeout":
