@@ -231,14 +231,21 @@ def _ingest_local(
     embedded in one call: sorted by length together, batches pad less and the runtime's streams idle less at
     the end than paper by paper (about 10-30% more chunks/s on the corpus). Only the main thread touches the
     archive, storing the papers one by one in their order. In memory: the group being embedded and stored, and
-    at most `ingest.parse_ahead` parsed papers waiting behind it."""
+    at most `ingest.parse_ahead` parsed papers waiting behind it.
+
+    Nothing waits on a core left idle at the start: the model loads while the first paper is parsed, and a third
+    thread opens the vector store while the first papers are embedded (see `_load_model`, `_open_store`). On the
+    corpus, five interleaved pairs: 29.9 s against 31.2 s mean, the cores busy 1.83 of 2 on average, from 1.78."""
     settings = archive.settings.ingest
     embedder = archive.embedder
     queue: deque[_Job] = deque()
     queued: dict[str, str] = {}  # sha256 -> id of the papers of this run, so that two copies make one paper
     copies: list[tuple[Source, str]] = []  # a later source with a queued paper's bytes, and that paper's id
     todo = iter(local)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="footnote-parse") as parser:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="footnote-parse") as parser,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="footnote-open") as opener,
+    ):
 
         def fill() -> None:
             while len(queue) < settings.parse_ahead:
@@ -282,6 +289,9 @@ def _ingest_local(
 
         try:
             fill()
+            if queue:
+                _load_model(archive)  # while the first paper is parsed
+            opening: Future | None = None  # the store, opened on its own thread while the first papers are embedded
             while queue:
                 group = [queue.popleft()]
                 wait([group[0].work])  # this one parsed; the others already parsed join it
@@ -292,7 +302,10 @@ def _ingest_local(
                 for job in group:
                     with _failures(job.item, report, progress, archive):
                         parsed.append((job, *job.work.result()))
+                if opening is None:
+                    opening = opener.submit(_open_store, archive)
                 vectors = _embed_group(parsed, archive, report, progress)
+                wait([opening])  # before the first store: only one thread opens it
                 for (job, doc, chunks), vecs in zip(parsed, vectors, strict=True):
                     if vecs is not None:
                         with _failures(job.item, report, progress, archive):
@@ -307,6 +320,24 @@ def _ingest_local(
             reason = report.errors_by_id.get(first, "it was not ingested")
             report.fail(item.source, f"{item.source}: the same PDF as {first}, which failed: {reason}", item.paper_id)
             progress.done(item.paper_id, "failed")
+
+
+def _load_model(archive: Archive) -> None:
+    """Load the embedding model now, while the first paper is parsed (OpenVINO compiles mostly with the GIL
+    released), rather than in the first embed, after that parse. A failure is left for the first embed to raise,
+    where the pipeline reports it as before."""
+    load = getattr(archive.embedder, "load", None)
+    if load is not None:
+        with contextlib.suppress(Exception):
+            load()
+
+
+def _open_store(archive: Archive) -> None:
+    """Open the vector store (chromadb's import, about 0.7 s of Python). Run on a thread while the first papers
+    are embedded (OpenVINO releases the GIL), rather than by the first store, when nothing else ran: a core
+    sat idle. A failure is left for the first store to raise."""
+    with contextlib.suppress(Exception):
+        archive.store  # noqa: B018  # a cached property: opening it is the point
 
 
 def _copy_of(paper_id: str, other: str) -> bool:
