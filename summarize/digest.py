@@ -11,7 +11,7 @@ from footnote.types import DailyEntry, Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
 from ingest.ids import is_arxiv_id
-from summarize.extractive import pick_sentences
+from summarize.extractive import pick_sentences, titled_paragraph
 from summarize.sections import SECTIONS, SectionSpec, Topic
 from summarize.verify import Draft, Grounding, Verifier
 
@@ -159,7 +159,23 @@ class SectionWriter:
         extra = [p for kind in missing for p in [p for p in found if p.chunk.kind == kind][:2]]
         seen = {p.chunk.id for p in preferred + extra}
         general = [p for p in search(None) if p.chunk.id not in seen and ((p.dense or 0) >= floor or p.lexical)]
-        return preferred + extra + general[: k - len(preferred)]
+        found = preferred + extra + general[: k - len(preferred)]
+        own = self._titled(paper_id, topic)
+        return own + [p for p in found if p.chunk.id not in {o.chunk.id for o in own}]
+
+    def _titled(self, paper_id: str, topic: Topic) -> list[Passage]:
+        """The paper's own paragraphs on the topic, first: those under a run-in heading that names it
+        ("Limitations and future directions."; summarize.extractive.titled_paragraph), at most two. Retrieval ranks them
+        below passages that merely share the topic's words (SWE-smith's failure analysis, for limitations)."""
+        if topic.heading is None:
+            return []
+        chunks = [
+            c
+            for c in self.archive.catalog.chunks_of(paper_id)
+            if c.kind not in EXCLUDE_KINDS and titled_paragraph(topic, c.text)
+        ]
+        title = self.archive.catalog.titles([paper_id]).get(paper_id, "")
+        return [Passage(c, 1.0, None, None, title) for c in chunks[:2]]
 
     def write(self, paper_id: str, title: str, spec: SectionSpec) -> tuple[SectionResult, Grounding]:
         grounding = Grounding()

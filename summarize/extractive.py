@@ -187,6 +187,25 @@ def run_in_heading(text: str) -> bool:
     return bool(_RUN_IN.fullmatch(text)) and not _NOT_RUN_IN.search(text)
 
 
+def titles_topic(topic: Topic, heading: str, subject: frozenset[str] = frozenset()) -> bool:
+    """Whether a run-in heading names the topic: by the topic's own heading words where it has them
+    ("Limitations and future directions."), else by its cue words."""
+    return bool(topic.heading.search(heading)) if topic.heading else bool(cue_hits(topic, heading, subject))
+
+
+def titled_paragraph(topic: Topic, text: str) -> bool:
+    """Whether a chunk's text holds a paragraph whose run-in heading names the topic (``Topic.heading``): a line
+    that begins with one ("Limitations and future directions. First, SWE-smith's collection pipeline is
+    Python-centric. ...")."""
+    if topic.heading is None:
+        return False
+    for line in text.split("\n"):
+        m = _RUN_IN.match(line)
+        if m and len(line) > m.end() + 1 and run_in_heading(m.group()) and topic.heading.search(m.group()):
+            return True
+    return False
+
+
 def _looks_like_prose(text: str, max_chars: int) -> bool:
     if not 40 <= len(text) <= max_chars:
         return False
@@ -224,7 +243,7 @@ def pick_sentences(
             start = max(0, sentence.start - chunk.char_start)
             block = chunk.text.count("\n", 0, start)
             text = without_heading(sentence.text, chunk.section, chunk.text, start).lstrip("•·-–* ").strip()
-            if run_in_heading(text) and cue_hits(topic, text, subject):
+            if run_in_heading(text) and titles_topic(topic, text, subject):
                 # "Limitations and future directions. First, ... Second, ...": the rest of the paragraph (the block
                 # the heading ends in) is on the topic, though its sentences may not say so in words.
                 under = chunk.text.count("\n", 0, start + len(sentence.text))

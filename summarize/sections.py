@@ -24,6 +24,11 @@ class Topic:
     # they stand before (up to five words before it, in one clause, the verb not negated: "does not prevent
     # hallucination" is a limitation) does not count (summarize.extractive.cue_hits).
     unless: re.Pattern[str] | None = None
+    # A run-in heading that titles a paragraph on the topic ("Limitations.", "Limitations and future directions."):
+    # the paragraph is the paper's own statement of it, searched for by the digest before anything else
+    # (summarize.extractive.titled_paragraph). Without one, a run-in heading with a cue word counts
+    # ("Node-Limited Routing." has "limited", and is no limitation: hence a heading of its own for stance topics).
+    heading: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"(?<!\bfailed\sto\s)\b(?:avoid|prevent|mitigat|alleviat|overcom|eliminat|exclud|remov|ensur|"
                     r"discard|filter(?:s|ed|ing)? out)\w*(?:[\s/-]+\w+){0,5}[\s/-]*|pass/)$"
                 ),
+                heading=_cue(
+                    r"\blimitations?\b(?!\s+of\s+(?:the\s+)?(?:prior|previous|existing|current|earlier|related))"
+                ),
             ),
         ),
         ("limitations", "conclusion", "results"),
@@ -177,6 +185,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"extend|study|continue)|next step|extend(ing)? (this|our)|open question|promising direction)"
                 ),
                 stance=True,
+                heading=_cue(r"\bfuture (?:work|directions?|research)\b|\boutlook\b"),
             ),
         ),
         ("conclusion", "limitations"),

@@ -18,6 +18,7 @@ from summarize.extractive import (
     result_numbers,
     run_in_heading,
     title_words,
+    titled_paragraph,
     without_heading,
 )
 from summarize.render import to_markdown, write_digest
@@ -182,6 +183,43 @@ def test_a_paragraph_under_a_run_in_heading_is_on_its_topic(digests):
         for s in future["statements"]
         for c in s["citations"]
     ), future
+
+
+def test_limitations_come_from_the_papers_own_limitations_paragraph(digests):
+    """SWE-smith titles a paragraph "Limitations and future directions." (p. 10). Retrieval ranked it below its
+    failure analysis (p. 9, "an 89% failure probability"), so the limitations quoted those, and the paragraph's
+    limitations (Python-centric, fine-tuning only) landed under future work. The paragraph now comes first."""
+    _, out = digests
+    paper = out["en"].to_json()["papers"][1]
+    sections = {s["key"]: s for s in paper["sections"]}
+    limitations = sections["limitations"]["statements"]
+    assert any("Python specific ast library" in s["text"] for s in limitations), limitations
+    assert all(c["page"] == 10 for s in limitations for c in s["citations"]), limitations
+    assert not any("Python specific ast library" in s["text"] for s in sections["future_work"]["statements"])
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "titled"),
+    [
+        (
+            "limitations",
+            "6 Discussion\nLimitations and future directions. First, the pipeline is Python-centric.",
+            True,
+        ),
+        ("future_work", "Limitations and future directions. First, the pipeline is Python-centric.", True),
+        ("limitations", "Limitations. Our method needs a GPU.", True),
+        ("future_work", "Outlook. We will extend it to video.", True),
+        # "limited" is a cue word of a limitation, not the name of a paragraph about them
+        ("limitations", "Node-Limited Routing. Like the device-limited routing used by DeepSeek-V2, ...", False),
+        ("limitations", "Limitations of prior work. They need labels.", False),  # not this paper's
+        ("limitations", "Broader impact and limitations. It could be misused.", True),
+        ("limitations", "Limitations.", False),  # a heading with nothing under it
+        ("results", "Results. It works.", False),  # no heading of its own
+    ],
+)
+def test_a_paragraph_titled_with_the_topic(key, text, titled):
+    topic = next(s for s in SECTIONS if s.key == key).topics[0]
+    assert titled_paragraph(topic, text) is titled
 
 
 @pytest.mark.parametrize(
