@@ -28,6 +28,10 @@ class SectionResult:
     generator: str
     note: str = ""  # e.g. why the LLM output was replaced by the extractive fallback
     missing_labels: list[str] = field(default_factory=list)
+    # The topics whose LLM request failed, written by SectionWriter.fall_back once the paper's other sections are
+    # in: (topic's index, topic, passages, statements wanted). Each topic's statements, in the topics' order.
+    pending: list[tuple[int, Topic, list[Passage], int]] = field(default_factory=list, repr=False)
+    by_topic: list[list[Statement]] = field(default_factory=list, repr=False)
 
     @property
     def stated(self) -> bool:
@@ -183,7 +187,9 @@ class SectionWriter:
         missing: list[str] = []
         notes: list[str] = []
         generator = self.generator
-        for topic in spec.topics:
+        by_topic: list[list[Statement]] = []
+        pending: list[tuple[int, Topic, list[Passage], int]] = []
+        for index, topic in enumerate(spec.topics):
             passages = self.passages(paper_id, topic, spec.prefer_kinds)
             by_id = {p.chunk.id: p for p in passages}
             limit = self.settings.statements_per_section if topic.label is None else 2
@@ -196,23 +202,60 @@ class SectionWriter:
                 except LLMError as exc:
                     notes.append(f"LLM failed ({exc}); extractive fallback")
                     generator = "extractive"
-                    drafts = self._extractive(topic, passages, spec, limit, title)
+                    pending.append((index, topic, passages, limit))  # written by fall_back, after the others
+                    by_topic.append([])
+                    continue
             elif passages:
                 drafts = self._extractive(topic, passages, spec, limit, title)
             kept, g = self.verifier.verify(drafts, by_id)
             if self.generator == "extractive":
                 self._taken.setdefault(paper_id, set()).update(k.text for k in kept)
             grounding.add(g)
-            statements.extend(kept[:limit])
+            by_topic.append(kept[:limit])
             if topic.label and not kept:
                 missing.append(topic.label)
+        statements.extend(s for kept in by_topic for s in kept)
         result = SectionResult(spec.key, spec.title(self.lang), statements, generator, "; ".join(notes), missing)
+        result.pending, result.by_topic = pending, by_topic
         return result, grounding
 
+    def fall_back(self, title: str, results: Sequence[tuple[SectionResult, Grounding]]) -> None:
+        """Write the topics of one paper whose LLM request failed, with the extractive generator, one after
+        another in CLAIM_ORDER and each leaving out the sentences the paper's digest already states. An LLM
+        digest writes its sections side by side, and fallbacks written there picked from the whole paper apart
+        from each other: two of them could quote the same sentence (SWE-smith's limitations paragraph, under
+        limitations and under future work)."""
+        if not any(result.pending for result, _ in results):
+            return
+        taken = {s.text for result, _ in results for s in result.statements}
+        specs = {spec.key: spec for spec in SECTIONS}
+        for result, grounding in sorted(results, key=lambda item: _claim_rank(item[0].key)):
+            spec = specs[result.key]
+            for index, topic, passages, limit in result.pending:
+                drafts = self._extractive(topic, passages, spec, limit, title, taken)
+                kept, g = self.verifier.verify(drafts, {p.chunk.id: p for p in passages})
+                grounding.add(g)
+                result.by_topic[index] = kept[:limit]
+                taken.update(s.text for s in kept[:limit])
+                if topic.label and not kept:
+                    result.missing_labels.append(topic.label)
+            if result.pending:
+                order = [t.label for t in spec.topics]
+                result.missing_labels.sort(key=order.index)
+                result.statements = [s for kept in result.by_topic for s in kept]
+                result.pending = []
+
     def _extractive(
-        self, topic: Topic, passages: list[Passage], spec: SectionSpec, limit: int, title: str
+        self,
+        topic: Topic,
+        passages: list[Passage],
+        spec: SectionSpec,
+        limit: int,
+        title: str,
+        taken: set[str] | None = None,
     ) -> list[Draft]:
-        taken = self._taken.get(passages[0].chunk.paper_id, set()) if self.generator == "extractive" else set()
+        if taken is None:
+            taken = self._taken.get(passages[0].chunk.paper_id, set()) if self.generator == "extractive" else set()
         offsets = {p.chunk.paper_id: self.archive.page_offsets(p.chunk.paper_id) for p in passages}
         return pick_sentences(
             topic,
@@ -232,12 +275,16 @@ class SectionWriter:
 CLAIM_ORDER = ("contributions", "results", "motivation", "architecture", "setup", "limitations", "future_work")
 
 
+def _claim_rank(key: str) -> int:
+    return CLAIM_ORDER.index(key) if key in CLAIM_ORDER else len(CLAIM_ORDER)
+
+
 def _claiming(generator: str, sections: Sequence[SectionSpec] = SECTIONS) -> list[SectionSpec]:
     """The order to write the sections in: CLAIM_ORDER for the extractive generator, whose sections share the
     paper's sentences; the digest's own order for an LLM (its requests go out in that order)."""
     if generator != "extractive":
         return list(sections)
-    return sorted(sections, key=lambda s: CLAIM_ORDER.index(s.key) if s.key in CLAIM_ORDER else len(CLAIM_ORDER))
+    return sorted(sections, key=lambda s: _claim_rank(s.key))
 
 
 def _in_digest_order(results: dict[str, tuple[SectionResult, Grounding]]) -> list[tuple[SectionResult, Grounding]]:
@@ -248,7 +295,7 @@ def digest_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None)
     """One paper's digest, its sections one after another (build_digest runs a day's sections in parallel)."""
     digest = _start_paper(writer, paper_id, entry)
     results = {s.key: writer.write(paper_id, digest.title, s) for s in _claiming(writer.generator)}
-    _finish_paper(digest, _in_digest_order(results))
+    _finish_paper(writer, digest, _in_digest_order(results))
     return digest
 
 
@@ -265,27 +312,13 @@ def _start_paper(writer: SectionWriter, paper_id: str, entry: DailyEntry | None)
     )
 
 
-def _finish_paper(digest: PaperDigest, results: Sequence[tuple[SectionResult, Grounding]]) -> None:
-    _drop_repeats([section for section, _ in results])
+def _finish_paper(
+    writer: SectionWriter, digest: PaperDigest, results: Sequence[tuple[SectionResult, Grounding]]
+) -> None:
+    writer.fall_back(digest.title, results)
     for section, grounding in results:
         digest.sections.append(section)
         digest.grounding.add(grounding)
-
-
-def _drop_repeats(sections: Sequence[SectionResult]) -> None:
-    """Quote a paper's sentence once. An LLM digest writes its sections side by side, and a section whose LLM
-    request failed falls back to extractive sentences picked from the whole paper, apart from the others (an
-    extractive digest's sections, written one after another, already leave out what an earlier one took): two
-    fallbacks may quote the same sentence. It stays in the first section by CLAIM_ORDER, and a later section
-    drops its copy, unless that would leave the section without a statement."""
-    seen: set[str] = set()
-    rank = {key: i for i, key in enumerate(CLAIM_ORDER)}
-    for result in sorted(sections, key=lambda r: rank.get(r.key, len(rank))):
-        if result.generator == "extractive":
-            kept = [s for s in result.statements if s.text not in seen]
-            if kept:
-                result.statements = kept
-        seen.update(s.text for s in result.statements)
 
 
 def failed_paper(paper_id: str, entry: DailyEntry | None, error: str) -> PaperDigest:
@@ -341,7 +374,7 @@ def build_digest(
         for digest, futures in pending:
             if progress:
                 progress.stage(digest.id, "summarize")
-            _finish_paper(digest, _in_digest_order({key: f.result() for key, f in futures.items()}))
+            _finish_paper(writer, digest, _in_digest_order({key: f.result() for key, f in futures.items()}))
             if progress:
                 progress.done(digest.id, "ok")
     if llm is not None:
