@@ -394,14 +394,14 @@ def cite(ctx: Context, claim: str, k: int | None, paper_ids: tuple[str, ...], as
 
     papers = ctx.archive.known_papers(paper_ids) if paper_ids else None
     matches = run_cite(ctx.archive, claim, k=k or ctx.settings.qa.k, paper_ids=papers)
-    unknown = unknown_names(ctx.archive.catalog, claim)
+    unknown = unknown_names(ctx.archive.catalog, claim, papers)
     if as_json:
         doc = {"query": claim, "matches": [m.to_json() for m in matches], "unknown_names": unknown}
         click.echo(json.dumps(doc, ensure_ascii=False))
         return
     from footnote.render import matches_text
 
-    matches_text(claim, matches, unknown)
+    matches_text(claim, matches, unknown, searched=bool(paper_ids))
 
 
 def main() -> None:

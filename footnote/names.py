@@ -45,9 +45,22 @@ def _is_name(token: str, first: bool) -> bool:
 def names(question: str, *, opening: bool = False) -> list[list[str]]:
     """Runs of name tokens ("Llama 4 Maverick" is one run; a bare number joins the name before it). A run ends
     at punctuation between words: "... with Kimi k1.5? DeepSeek-R1 ..." holds two names, not one. The first
-    word, capitalised as any sentence's is, counts only with ``opening`` (a claim: "Llama 4 Scout supports
-    ...")."""
+    word, capitalised as any sentence's is, is a name only with ``opening`` (a claim: "Llama 4 Scout supports
+    ..."), and then only where it looks like one whatever its place: a digit or a capital inside it ("MoBA",
+    "GPT-5"), or a number after it ("Llama 4", "Kimi k1.5"); "Training Llama 4 Scout ..." names "Llama 4 Scout"."""
     return [run for run, _, _ in _runs(_POSSESSIVE.sub(",", question), opening)]
+
+
+def _opens_with_name(token: str, following: str) -> bool:
+    """Whether a claim's first word is a name (``names`` with ``opening``); ``following``: the text after it."""
+    if not _is_name(token, first=False):
+        return False
+    inner = any(c.isdigit() for c in token) or any(c.isupper() for c in token[1:])
+    return inner or bool(_NUMBERED_NEXT.match(following))
+
+
+# After a claim's first word, the number or version that makes it a name: "Llama 4", "Kimi k1.5", "Gemini 2.5".
+_NUMBERED_NEXT = re.compile(r"[ \t]+(?:\d+(?:\.\d+)?|[a-z]{1,2}\d[\w.]*)\b")
 
 
 def _runs(text: str, opening: bool = False) -> list[tuple[list[str], int, int]]:
@@ -65,7 +78,11 @@ def _runs(text: str, opening: bool = False) -> list[tuple[list[str], int, int]]:
         if _ROMAN.fullmatch(token):  # "Stage III", "Part II": a number, which joins a name but starts none
             if current:
                 current.append(token)
-        elif _is_name(token, first=i == 0 and not opening) or (current and re.fullmatch(r"\d+(?:\.\d+)?", token)):
+        elif (
+            (opening and i == 0 and _opens_with_name(token, text[match.end() :]))
+            or _is_name(token, first=i == 0)
+            or (current and re.fullmatch(r"\d+(?:\.\d+)?", token))
+        ):
             if not current:
                 start = match.start()
             current.append(token)
@@ -86,12 +103,12 @@ _PARENTHESES = re.compile(r"\(([^()]*)\)")
 _CLAUSE = re.compile(r"[?!;:,\[\]\"“”]|\.(?!\S)")
 
 
-def aliases(question: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+def aliases(question: str, *, opening: bool = False) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """Pairs of names the question gives for one thing: a name in parentheses that is all they hold, and the last
     name before them in the same clause ("the Moonshot audio model (Kimi-Audio)", "Qwen2.5-Omni (Thinker-Talker)";
     "Qwen2.5-Omni (the Thinker)" is no pair). Either of the two may be the one a paper uses."""
     text = _POSSESSIVE.sub(",", question)
-    runs = _runs(text)
+    runs = _runs(text, opening)
     pairs = []
     for match in _PARENTHESES.finditer(text):
         inside = [run for run, s, e in runs if s >= match.start(1) and e <= match.end(1)]

@@ -75,16 +75,21 @@ def _marked(quote: str, span) -> Text:
     return Text(f"{quote[:start]}**{quote[start:end]}**{quote[end:]}")
 
 
-def matches_text(query: str, matches, unknown_names: Sequence[str] = ()) -> None:
-    """cite's matches; ``unknown_names``: the claim's names that no paper in the archive mentions (said first)."""
+def matches_text(query: str, matches, unknown_names: Sequence[str] = (), searched: bool = False) -> None:
+    """cite's matches; ``unknown_names``: the claim's names that no paper in the archive (``searched``: of the
+    papers given with --paper) mentions, said first."""
     if not matches:
         stdout.print(Text(f"No passage in the archive states {query!r}."))
         return
+    warnings = []
     if unknown_names:
         names = " or ".join(repr(name) for name in unknown_names)
-        stdout.print(Text(f"No paper in the archive mentions {names}; the nearest passages:"))
-    elif all(m.numbers_found is False for m in matches):  # none of them holds all of the claim's numbers
-        stdout.print(Text(f"No passage in the archive states the numbers of {query!r}; the nearest passages:"))
+        where = "None of the papers searched mentions" if searched else "No paper in the archive mentions"
+        warnings.append(f"{where} {names}")
+    if all(m.numbers_found is False for m in matches):  # none of them holds all of the claim's numbers
+        warnings.append(f"No passage in the archive states the numbers of {query!r}")
+    for n, warning in enumerate(warnings, start=1):
+        stdout.print(Text(warning + ("; the nearest passages:" if n == len(warnings) else ".")))
     for n, m in enumerate(matches, start=1):
         stdout.print(Text.assemble((f"{n}. {m.paper_id}", "bold"), f" p. {m.page} · {m.section} · score {m.score:.3f}"))
         stdout.print(Text(f"   {m.title}", style="dim"))

@@ -163,39 +163,55 @@ def cite(
     return out
 
 
-def unknown_names(catalog: Catalog, claim: str) -> list[str]:
+def unknown_names(catalog: Catalog, claim: str, paper_ids: Sequence[str] | None = None) -> list[str]:
     """The claim's names (qa.abstain's: "GPT-5", "Llama 4 Scout", "AlphaFold 3") that no paper in the archive
-    mentions: ``cite`` still lists the nearest passages, about other models, and says first that the archive
-    never names what the claim is about.
+    (or of ``paper_ids``) mentions: ``cite`` still lists the nearest passages, about other models, and says first
+    that the archive never names what the claim is about.
 
-    A name is looked for word by word, a bare number with the word before it ("Llama 4", "AIME 2024"), so that a
-    claim typed as keywords ("AIME 2024 Seed1.5-Thinking MiniMax-M1-80k", one run of names to qa.abstain) is not
-    held against the archive for words that no single passage strings together. A name made an adjective
-    ("GRPO-style") is looked for as the name alone. A quantity ("1.8T", "7B", "12.5Hz") is not looked for:
-    whether a passage states the claim's numbers is ``Match.numbers_found``. Of two names the claim gives for
-    one thing ("the Moonshot audio model (Kimi-Audio)"), either will do."""
+    A name is looked for word by word, so that a claim typed as keywords ("AIME 2024 Seed1.5-Thinking
+    MiniMax-M1-80k", one run of names to qa.abstain) is not held against the archive for words that no single
+    passage strings together. A version after a word is looked for with it ("Llama 4", "Claude 3.5", "AIME
+    2024"), so "Llama 5" is unknown to an archive that knows Llama 3; a value is not ("MMBench 79.2"). A name
+    made an adjective ("GRPO-style") is looked for as the name alone. A quantity ("1.8T", "7B", "12.5Hz") is not
+    looked for: whether a passage states the claim's numbers is ``Match.numbers_found``. Of two names the claim
+    gives for one thing ("the Moonshot audio model (Kimi-Audio)"), either will do."""
+    claim = _THOUSANDS.sub(r"\1", claim)  # "5,016 trajectories": one number, not a version 5 of a name
     runs = names(claim, opening=True)
     known = {
-        tuple(run): all(_mentioned(catalog, part) for part in _parts(run) if not part[0][0].isdigit()) for run in runs
+        tuple(run): all(_mentioned(catalog, part, paper_ids) for part in _parts(run) if not part[0][0].isdigit())
+        for run in runs
     }
-    for one, other in aliases(claim):
+    for one, other in aliases(claim, opening=True):
         if known.get(one) or known.get(other):
             known[one] = known[other] = True
     return list(dict.fromkeys(" ".join(run) for run in runs if not known[tuple(run)]))
 
 
+_THOUSANDS = re.compile(r"(\d),(?=\d{3}\b)")
+_BARE_NUMBER = re.compile(r"\d+(?:\.\d+)?")  # as footnote.names joins it to the word before it
+
+
 def _parts(run: list[str]) -> list[list[str]]:
-    """The run's words, each with the bare numbers after it ("Llama 4", "AIME 2024")."""
+    """The run's words, each with the bare numbers after it ("Llama 4", "Claude 3.5", "AIME 2024")."""
     parts: list[list[str]] = []
     for token in run:
-        if token.isdigit() and parts:
+        if _BARE_NUMBER.fullmatch(token) and parts:
             parts[-1].append(token)
         else:
             parts.append([ADJECTIVE.sub("", token)])
     return parts
 
 
-def _mentioned(catalog: Catalog, part: list[str]) -> bool:
-    """Whether the archive holds the word with its numbers, or, where it does not, the word alone: "top-K 12"
-    is written "top-K of 12", and the claim's numbers are ``cite``'s to check (``Match.numbers_found``)."""
-    return catalog.mentions_anywhere(" ".join(part)) or (len(part) > 1 and catalog.mentions_anywhere(part[0]))
+# A number after a word that makes it a version of a name ("Llama 4", "Claude 3.5", "AIME 2024"), not a value said
+# of it ("MMBench 79.2", "GenEval 0.80", "top-K 12", "GRPO 256"): one digit (and one decimal), or a year.
+_VERSION = re.compile(r"[1-9](?:\.\d)?|(?:19|20)\d\d")
+
+
+def _mentioned(catalog: Catalog, part: list[str], paper_ids: Sequence[str] | None) -> bool:
+    """Whether the archive holds the word, with its version if it has one ("Llama 4": as those words, side by
+    side, so "Llama 5" is unknown to an archive that knows Llama 3 and 4); a value after it is the claim's to
+    check, not the name's (``Match.numbers_found``)."""
+    word, *numbers = part
+    if numbers and all(_VERSION.fullmatch(n) for n in numbers):
+        return catalog.mentions_anywhere(" ".join(part), paper_ids=paper_ids)
+    return catalog.mentions_anywhere(word, paper_ids=paper_ids)
