@@ -79,16 +79,26 @@ _NOT_NOUN = re.compile(
     r"the|a|an|used|across|they|it|each)\b.*",
     re.IGNORECASE,
 )
-# "How many times faster ...?", "How much faster ...?", "By what factor ...?", "What speedup ...?": the question asks
-# for a ratio, and the answer states one ("a speedup ratio of up to 6.5x", "16 times", "a 3-fold reduction"). Not
-# "how much more data" (an amount), "8x A100" (a count of GPUs) nor "4096×12" (a product).
+# "How many times faster ...?", "How much faster ...?", "By what factor ...?", "What (is the) speedup ...?", "How large
+# is the speedup ...?": the question asks for a ratio, and the answer states one ("a speedup ratio of up to 6.5x",
+# "16 times", "a 3-fold reduction"). Not "how many times did it fail" (a count), "how much more data" (an amount),
+# "8x A100" or "8x NVIDIA GPUs" (a count of GPUs), "4096×12" or "10 x 10" (a product) nor "5-fold
+# cross-validation".
+_COMPARATIVE = (
+    r"(?:faster|slower|quicker|cheaper|costlier|smaller|larger|bigger|shorter|longer|higher|lower|more|less|fewer|"
+    r"better|worse|as)"
+)
 ASKS_RATIO = re.compile(
-    r"\bhow\s+many\s+times\b|\bhow\s+much\s+(?:faster|slower|quicker|cheaper|smaller|larger|bigger|shorter|longer)\b|"
-    r"\bby\s+(?:what|which|how\s+large\s+a|how\s+much\s+of\s+a)\s+factor\b|\bwhat\s+(?:\w+\s+)?speed-?ups?\b",
+    rf"\bhow\s+many\s+times\s+(?:\w+\s+)?{_COMPARATIVE}\b|\bhow\s+much\s+{_COMPARATIVE}\b(?!\s+(?:data|tokens?|"
+    r"compute|memory|time|money|training)\b)|\bby\s+(?:what|which|how\s+large\s+a|how\s+much\s+of\s+a)\s+factor\b|"
+    r"\bwhat(?:'s|’s|\s+(?:is|was|are|were))?\s+(?:the\s+|its\s+|their\s+)?(?:\w+\s+)?speed-?ups?\b|"
+    r"\bhow\s+(?:large|big|much)\s+(?:is|was|are|were)\s+(?:the|its|their)\s+(?:\w+\s+)?speed-?ups?\b",
     re.IGNORECASE,
 )
 STATES_RATIO = re.compile(
-    r"(?<![\w.])\d+(?:\.\d+)?\s?(?:×(?!\s?\d)|x(?![\w-])(?!\s+[A-Z]+\d)|times\b|-?fold\b)", re.IGNORECASE
+    r"(?<![\w.])\d+(?:\.\d+)?\s?(?:×(?!\s?\d)|x(?![\w-])(?!\s*\d)(?!\s+(?:[A-Z]+\d+\w*|NVIDIA|GPUs?|TPUs?|nodes?)\b)|"
+    r"times\b|-?fold\b(?![\s-]+cross))",
+    re.IGNORECASE,
 )
 _AS_WRITTEN = frozenset({"news", "series", "species", "times"})  # no plural to take off ("times": a ratio)
 
