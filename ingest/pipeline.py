@@ -229,7 +229,7 @@ def _ingest_local(
     Parsing (PyMuPDF) and chunking hold the GIL; embedding (OpenVINO, onnxruntime) and Chroma's writes release
     it, so on two cores the two halves overlap. The papers already parsed when the embedder gets to them are
     embedded in one call: sorted by length together, batches pad less and the runtime's streams idle less at
-    the end than paper by paper (about 10-30% more chunks/s on the corpus). Only the main thread touches the
+    the end than paper by paper (about 10-30% more chunks/s on the corpus). Only the main thread writes to the
     archive, storing the papers one by one in their order. In memory: the group being embedded and stored, and
     at most `ingest.parse_ahead` parsed papers waiting behind it.
 

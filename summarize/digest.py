@@ -30,8 +30,8 @@ class SectionResult:
     missing_labels: list[str] = field(default_factory=list)
     # The topics whose LLM request failed, written by SectionWriter.fall_back once the paper's other sections are
     # in: (topic's index, topic, passages, statements wanted). Each topic's statements, in the topics' order.
-    pending: list[tuple[int, Topic, list[Passage], int]] = field(default_factory=list, repr=False)
-    by_topic: list[list[Statement]] = field(default_factory=list, repr=False)
+    pending: list[tuple[int, Topic, list[Passage], int]] = field(default_factory=list, repr=False, compare=False)
+    by_topic: list[list[Statement]] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def stated(self) -> bool:

@@ -182,9 +182,15 @@ _NOT_RUN_IN = re.compile(
 )
 
 
+# A heading names a thing; a short sentence that opens with a pronoun or a determiner refers back to one ("We
+# address these limitations.", "This is left to future work.").
+_NOT_HEADING_START = re.compile(r"(?:we|our|these|this|those|that|such|it|its|they|their|there|here)\b", re.IGNORECASE)
+
+
 def run_in_heading(text: str) -> bool:
-    """Whether a sentence is a paragraph's run-in heading: a few words, no verb, a full stop."""
-    return bool(_RUN_IN.fullmatch(text)) and not _NOT_RUN_IN.search(text)
+    """Whether a sentence is a paragraph's run-in heading: a few words, no verb, a full stop, not opening with a
+    pronoun or a determiner."""
+    return bool(_RUN_IN.fullmatch(text)) and not _NOT_RUN_IN.search(text) and not _NOT_HEADING_START.match(text)
 
 
 def titles_topic(topic: Topic, heading: str, subject: frozenset[str] = frozenset()) -> bool:

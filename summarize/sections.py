@@ -165,7 +165,8 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"discard|filter(?:s|ed|ing)? out)\w*(?:[\s/-]+\w+){0,5}[\s/-]*|pass/)$"
                 ),
                 heading=_cue(
-                    r"\blimitations?\b(?!\s+of\s+(?:the\s+)?(?:prior|previous|existing|current|earlier|related))"
+                    r"\b(?:limitations?|weakness(?:es)?|shortcomings?|failure (?:cases|modes))\b"
+                    r"(?!\s+of\s+(?:the\s+)?(?:prior|previous|existing|current|earlier|related))"
                 ),
             ),
         ),
@@ -185,7 +186,10 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"extend|study|continue)|next step|extend(ing)? (this|our)|open question|promising direction)"
                 ),
                 stance=True,
-                heading=_cue(r"\bfuture (?:work|directions?|research)\b|\boutlook\b"),
+                heading=_cue(
+                    r"\bfuture (?:works?|directions?|research)\b|\boutlook\b|\bnext steps?\b|"
+                    r"\bopen (?:questions|problems)\b"
+                ),
             ),
         ),
         ("conclusion", "limitations"),

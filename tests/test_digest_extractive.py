@@ -215,6 +215,14 @@ def test_limitations_come_from_the_papers_own_limitations_paragraph(digests):
         ("limitations", "Broader impact and limitations. It could be misused.", True),
         ("limitations", "Limitations.", False),  # a heading with nothing under it
         ("results", "Results. It works.", False),  # no heading of its own
+        ("limitations", "Weaknesses. It needs labels.", True),
+        ("limitations", "Failure cases. Long inputs.", True),
+        ("future_work", "Future works. Video.", True),
+        ("future_work", "Next steps. Video.", True),
+        ("future_work", "Open questions. Whether it scales.", True),
+        # a short sentence that refers back to the topic titles nothing
+        ("limitations", "We address these limitations. Specifically, MoBA routes blocks.", False),
+        ("future_work", "We leave this to future work. The model is released.", False),
     ],
 )
 def test_a_paragraph_titled_with_the_topic(key, text, titled):
@@ -230,6 +238,7 @@ def test_a_paragraph_titled_with_the_topic(key, text, titled):
         ("Training data.", True),
         ("Localization is the dominant failure mode.", False),
         ("Best results are in bold.", False),
+        ("These limitations.", False),
         ("Table 4 summarizes the results.", False),
         ("We leave this to future work in a later paper of ours.", False),  # too long
     ],

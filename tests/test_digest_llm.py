@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import Counter
 
 import pytest
 
@@ -153,6 +154,43 @@ def test_fallback_sections_quote_a_sentence_once(small_home, scripted_llm):
     texts = [st["text"] for s in sections for st in s["statements"]]
     assert len(texts) == len(set(texts))
     assert all(s["stated"] for s in sections if s["key"] != "setup")
+
+
+def test_a_failed_topic_leaves_out_what_the_others_state(small_home, scripted_llm):
+    """Some topics fail and others do not: the failed ones (results, the setup's datasets, limitations, future
+    work) are written after the rest, each without the sentences already stated, and the setup's labels keep
+    their order."""
+    failing = ("Quantitative results", "datasets only", "Limitations", "Future work")
+
+    def reply(request: dict):
+        section = request["messages"][-1]["content"].split("Section: ", 1)[1].split("\n", 1)[0]
+        if any(name in section for name in failing):
+            return '{"statements": [{"text": "unterminated'
+        return copy_first_passage(request)
+
+    scripted_llm.default = reply
+    archive = Archive(Settings(home=small_home))
+    try:
+        drafter = LLMDrafter(LLMClient(scripted_llm.settings()))
+        digest = build_digest("2025-05-07", archive, ["2504.21798"], lang="en", generator="llm", llm=drafter)
+    finally:
+        archive.close()
+    sections = {s["key"]: s for s in digest.to_json()["papers"][0]["sections"]}
+    for key in ("results", "setup", "limitations", "future_work"):
+        assert sections[key]["generator"] == "extractive" and "extractive fallback" in sections[key]["note"], key
+    for key in ("motivation", "contributions", "architecture"):
+        assert sections[key]["generator"] == "llm", key
+    # The scripted model copies each topic's first passage, and two topics may copy the same one; a fallback
+    # quotes nothing that another section states.
+    counts = Counter(st["text"] for s in sections.values() for st in s["statements"])
+    fallback = [
+        st["text"] for key in ("results", "setup", "limitations", "future_work") for st in sections[key]["statements"]
+    ]
+    assert fallback and all(counts[text] == 1 for text in fallback), counts
+    labels = [st.get("label") for st in sections["setup"]["statements"]]
+    order = ["datasets", "masking", "baselines"]
+    assert labels == sorted(labels, key=order.index)
+    assert sections["setup"]["missing_labels"] == sorted(sections["setup"]["missing_labels"], key=order.index)
 
 
 @pytest.mark.parametrize("failure", ["429", "500", "timeout"])
