@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from footnote.types import DailyEntry, Passage, Statement
+from footnote.types import Chunk, DailyEntry, Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
 from ingest.ids import is_arxiv_id
@@ -128,6 +128,7 @@ class SectionWriter:
         # The extractive statements of each paper so far: a sentence states one section's topic, not two. The
         # sections are written in CLAIM_ORDER, one after another (extractive digests run on one worker).
         self._taken: dict[str, set[str]] = {}
+        self._paragraphs: dict[str, tuple[list[Chunk], str]] = {}  # each paper's chunks and title, for _titled
         queries = [q for spec in SECTIONS for topic in spec.topics for q in topic.queries]
         self._vectors = dict(zip(queries, archive.embedder.embed(queries), strict=True))
 
@@ -173,13 +174,11 @@ class SectionWriter:
         below passages that merely share the topic's words (SWE-smith's failure analysis, for limitations)."""
         if topic.heading is None:
             return []
-        chunks = [
-            c
-            for c in self.archive.catalog.chunks_of(paper_id)
-            if c.kind not in EXCLUDE_KINDS and titled_paragraph(topic, c.text)
-        ]
-        title = self.archive.catalog.titles([paper_id]).get(paper_id, "")
-        return [Passage(c, 1.0, None, None, title) for c in chunks[:2]]
+        if paper_id not in self._paragraphs:  # read once per paper: two topics look
+            chunks = [c for c in self.archive.catalog.chunks_of(paper_id) if c.kind not in EXCLUDE_KINDS]
+            self._paragraphs[paper_id] = chunks, self.archive.catalog.titles([paper_id]).get(paper_id, "")
+        chunks, title = self._paragraphs[paper_id]
+        return [Passage(c, 1.0, None, None, title) for c in chunks if titled_paragraph(topic, c.text)][:2]
 
     def write(self, paper_id: str, title: str, spec: SectionSpec) -> tuple[SectionResult, Grounding]:
         grounding = Grounding()
