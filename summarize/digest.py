@@ -265,6 +265,7 @@ class SectionWriter:
             prefer_kinds=spec.prefer_kinds,
             title=title,
             taken=frozenset(taken),
+            embed=self.archive.embedder.embed,
         )
 
 

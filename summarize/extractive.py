@@ -4,7 +4,9 @@ and states them verbatim, each citing the passage it came from."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from footnote.numbers import query_numbers
 from footnote.types import Passage
@@ -233,10 +235,12 @@ def pick_sentences(
     prefer_kinds: Sequence[str] = (),
     title: str = "",
     taken: frozenset[str] | set[str] = frozenset(),
+    embed: Callable[[list[str]], np.ndarray] | None = None,
 ) -> list[Draft]:
     """Up to ``limit`` drafts, best first, chosen by relevance with a redundancy penalty (MMR-like). ``title``
     is the paper's: its words are not cues of a stance topic (`cue_hits`). Sentences in ``taken`` (stated by
-    another section of the digest) are left out."""
+    another section of the digest) are left out. With ``embed`` (the archive's embedding model: unit vectors),
+    a sentence that says in other words what a chosen one says (`SAME_MEANING`) is left out too."""
     query_words = set().union(*(_words(q) for q in topic.queries))
     subject = title_words(title)
     candidates: list[tuple[float, str, str, set[str]]] = []
@@ -280,13 +284,41 @@ def pick_sentences(
             candidates.append((score, text, chunk.id, words))
     candidates.sort(key=lambda c: -c[0])
     chosen: list[tuple[float, str, str, set[str]]] = []
+    meaning: dict[str, np.ndarray] = {}
+
+    def same_meaning(a: str, b: str) -> bool:
+        missing = [t for t in (a, b) if t not in meaning]
+        if missing:
+            meaning.update(zip(missing, embed(missing), strict=True))  # type: ignore[misc]
+        return float(meaning[a] @ meaning[b]) >= SAME_MEANING
+
     for cand in candidates:
         if len(chosen) == limit:
             break
         if any(_redundant(cand[3], other[3]) or cand[1] == other[1] for other in chosen):
             continue
+        # Sentences that share a good part of their words may say the same thing in other words: only those are
+        # embedded (a call of the model costs 10-40 ms, too much for every candidate of every topic).
+        if embed is not None and any(
+            _overlap(cand[3], other[3]) >= PARAPHRASE_OVERLAP and same_meaning(cand[1], other[1]) for other in chosen
+        ):
+            continue
         chosen.append(cand)
     return [Draft(text, [chunk_id], topic.label) for _, text, chunk_id, _ in chosen]
+
+
+# Two sentences whose vectors (all-MiniLM-L6-v2, unit length) are this close say the same thing in other words:
+# DeepSeekMoE's three contributions each "introduce DeepSeekMoE ... ultimate expert specialization" (0.75-0.81),
+# Kimi-Audio's two "We present Kimi-Audio, an open-source audio foundation model" (0.81). Distinct statements of
+# one section of the 19 papers' digests were below 0.80 but for one pair (DeepSeek-Prover-V2's two results,
+# 0.83); the words alone (`_redundant`) share too little of them: "In response to the aforementioned issues, we
+# introduce ..." against "We introduce ...".
+SAME_MEANING = 0.80
+PARAPHRASE_OVERLAP = 0.35  # the share of the shorter sentence's words both hold, for SAME_MEANING to be checked
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
 def _redundant(a: set[str], b: set[str]) -> bool:
@@ -294,9 +326,7 @@ def _redundant(a: set[str], b: set[str]) -> bool:
     one's words in the longer ("With only 40.5% of computations, DeepSeekMoE 16B achieves comparable performance
     with DeepSeek 7B." within "The evaluation results ...: (1) On the whole, with about only 40% of the
     computations, DeepSeekMoE 16B achieves comparable performance with DeepSeek 7B.")."""
-    if _jaccard(a, b) > 0.5:
-        return True
-    return bool(a and b) and len(a & b) / min(len(a), len(b)) >= 0.8
+    return _jaccard(a, b) > 0.5 or _overlap(a, b) >= 0.8
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -384,6 +384,29 @@ def test_future_work_is_work_to_come_not_a_future_token(text, future):
     assert bool(cue_hits(topic, text)) is future
 
 
+def test_a_sentence_that_says_a_chosen_one_in_other_words_is_left_out(corpus_home, monkeypatch):
+    """Kimi-Audio's contributions said twice that it is an open-source audio foundation model ("In this report, we
+    present Kimi-Audio, ..." and "We present Kimi-Audio, ...": cosine 0.81, too few shared words for
+    `_redundant`); the second now gives way to the next contribution, its evaluation toolkit."""
+    import summarize.extractive as extractive
+
+    def contributions() -> list[str]:
+        archive = Archive(Settings(home=corpus_home))
+        try:
+            digest = build_digest("2025-04-25", archive, ["2504.18425"], lang="en", generator="extractive")
+        finally:
+            archive.close()
+        section = next(s for s in digest.to_json()["papers"][0]["sections"] if s["key"] == "contributions")
+        return [st["text"] for st in section["statements"]]
+
+    def presents(texts: list[str]) -> int:
+        return sum("present Kimi-Audio, an open-source audio foundation model" in t for t in texts)
+
+    assert presents(contributions()) == 1
+    monkeypatch.setattr(extractive, "PARAPHRASE_OVERLAP", 2.0)  # never embedded: both came back
+    assert presents(contributions()) == 2
+
+
 def test_a_sentence_whose_words_the_other_holds_is_redundant():
     from summarize.extractive import _redundant, _words
 
