@@ -33,7 +33,7 @@ from tests import pdfs
 from tests.conftest import make_settings
 
 SCRIPT = Path(sys.executable).with_name("footnote")
-LOCAL = ("2505.00212", "2502.13189", "2501.12948", "2504.21798", "2503.24290", "2502.16982")
+LOCAL = ("2505.00212", "2502.13189", "2501.12948", "2504.21798", "2503.24290", "2502.16982", "2504.13914", "2503.20215")
 REMOTE = ("2501.17811", "2501.12599")  # downloaded from a slow server, so kills land mid-download
 EXTRA = ("2410.18982", "2411.16489", "2503.20783")  # a crashed run of another command leaves one of these pending
 KILLS = 20
@@ -183,13 +183,13 @@ def check_unfinished_are_invisible(home: Path, status: dict[str, str], papers: d
         release_chroma()
 
 
-def wait_for(proc: subprocess.Popen, ready, limit_s: float = 60.0) -> bool:
+def wait_for(proc: subprocess.Popen, ready, limit_s: float = 60.0, every_s: float = 0.005) -> bool:
     """Poll until `ready()` or the process ends; True when ready while it still runs."""
     deadline = time.monotonic() + limit_s
     while proc.poll() is None and time.monotonic() < deadline:
         if ready():
             return True
-        time.sleep(0.005)
+        time.sleep(every_s)
     return False
 
 
@@ -247,7 +247,7 @@ def kill(proc: subprocess.Popen) -> bool:
 def test_kill_9_loop_leaves_a_consistent_archive(papers, slow_server, tmp_path):
     home = tmp_path / "home"
     # Paper by paper in the kill loop: with papers parsed ahead and embedded in groups, a group's papers are stored
-    # in one quick burst, so one run could get through most of the 8 papers before its kill point, and the loop
+    # in one quick burst, so one run could get through most of the 10 papers before its kill point, and the loop
     # would run out of unfinished papers before it has made its 20 kills. Each paper is written by the same
     # protocol either way; the final run below ingests with the default grouping.
     env = {**cli_env(slow_server), "FOOTNOTE_PARSE_AHEAD": "1"}
@@ -273,7 +273,10 @@ def test_kill_9_loop_leaves_a_consistent_archive(papers, slow_server, tmp_path):
                 wait_for(proc, lambda: bool(partial_downloads(home)))
                 time.sleep(rng.uniform(0.0, 0.5))
             elif point == "pending":  # between the Chroma writes and the SQLite commit of a paper
-                wait_for(proc, lambda before=before_pending: bool(pending_rows(home) - before))
+                # A paper is pending for the few tens of milliseconds of its Chroma writes (the store is open by
+                # then: ingest opens it while the first papers are embedded), so this polls as often as it can; a
+                # window missed lets a run complete one more paper, and the loop has 10 to spend on 20 kills.
+                wait_for(proc, lambda before=before_pending: bool(pending_rows(home) - before), every_s=0.0005)
                 time.sleep(rng.uniform(0.0, 0.05))
             else:
                 wait_for(proc, lambda before=before_complete: complete_count(home) > before)
