@@ -56,11 +56,17 @@ def _opens_with_name(token: str, following: str) -> bool:
     if not _is_name(token, first=False):
         return False
     inner = any(c.isdigit() for c in token) or any(c.isupper() for c in token[1:])
-    return inner or bool(_NUMBERED_NEXT.match(following))
+    return inner or (not _NOT_OPENING_NAME.fullmatch(token) and bool(_NUMBERED_NEXT.match(following)))
 
 
 # After a claim's first word, the number or version that makes it a name: "Llama 4", "Kimi k1.5", "Gemini 2.5".
-_NUMBERED_NEXT = re.compile(r"[ \t]+(?:\d+(?:\.\d+)?|[a-z]{1,2}\d[\w.]*)\b")
+_NUMBERED_NEXT = re.compile(r"\s+(?:\d+(?:\.\d+)?|[a-z]{1,2}\d[\w.]*)\b(?!\s*(?:%|×|x\b|times\b|-?fold\b))")
+# Opening words that a number follows without being a name's: "Roughly 5% ...", "Since 2023 ...", "Table 7 ...".
+_NOT_OPENING_NAME = re.compile(
+    r"\w+(?:ly|ing)|since|around|about|over|under|after|before|until|nearly|almost|only|just|each|every|"
+    r"table|figure|fig|section|appendix|equation|eq|algorithm|line|page|step|stage",
+    re.IGNORECASE,
+)
 
 
 def _runs(text: str, opening: bool = False) -> list[tuple[list[str], int, int]]:

@@ -87,7 +87,8 @@ def matches_text(query: str, matches, unknown_names: Sequence[str] = (), searche
         where = "None of the papers searched mentions" if searched else "No paper in the archive mentions"
         warnings.append(f"{where} {names}")
     if all(m.numbers_found is False for m in matches):  # none of them holds all of the claim's numbers
-        warnings.append(f"No passage in the archive states the numbers of {query!r}")
+        where = "of the papers searched" if searched else "in the archive"
+        warnings.append(f"No passage {where} states the numbers of {query!r}")
     for n, warning in enumerate(warnings, start=1):
         stdout.print(Text(warning + ("; the nearest passages:" if n == len(warnings) else ".")))
     for n, m in enumerate(matches, start=1):

@@ -351,15 +351,15 @@ class Catalog:
         """Whether any chunk (of ``paper_ids``, if given) holds ``phrase`` (as the lexical index tokenizes and stems
         it). FTS5 stops at the first match, so a phrase many chunks hold costs little; one no chunk holds costs a
         look at the chunks that hold all of its words."""
-        match = _fts_phrase(phrase)
-        if match is None or (paper_ids is not None and not paper_ids):
-            return False
-        sql = "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?"
-        args: list[str] = [match]
         if paper_ids is not None:
-            sql += f" AND rowid IN (SELECT n FROM chunks WHERE paper_id IN ({','.join('?' * len(paper_ids))}))"
-            args += list(paper_ids)
-        return self._db.execute(sql + " LIMIT 1", args).fetchone() is not None
+            return self._any_match("chunks_fts", phrase, "paper_id", paper_ids)
+        match = _fts_phrase(phrase)
+        if match is None:
+            return False
+        return (
+            self._db.execute("SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", [match]).fetchone()
+            is not None
+        )
 
     def papers_naming(self, phrase: str, limit: int) -> list[str]:
         """Up to ``limit`` complete papers whose title page or abstract holds ``phrase`` (as the lexical index

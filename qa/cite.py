@@ -178,7 +178,11 @@ def unknown_names(catalog: Catalog, claim: str, paper_ids: Sequence[str] | None 
     claim = _THOUSANDS.sub(r"\1", claim)  # "5,016 trajectories": one number, not a version 5 of a name
     runs = names(claim, opening=True)
     known = {
-        tuple(run): all(_mentioned(catalog, part, paper_ids) for part in _parts(run) if not part[0][0].isdigit())
+        tuple(run): all(
+            _mentioned(catalog, part, paper_ids)
+            for part in _parts(run)
+            if not part[0][0].isdigit() and not _REFERENCE.fullmatch(part[0])
+        )
         for run in runs
     }
     for one, other in aliases(claim, opening=True):
@@ -187,6 +191,8 @@ def unknown_names(catalog: Catalog, claim: str, paper_ids: Sequence[str] | None 
     return list(dict.fromkeys(" ".join(run) for run in runs if not known[tuple(run)]))
 
 
+# Words that point within a paper ("Table 7", "Figure 3", "Appendix B"): no name of a thing the archive may lack.
+_REFERENCE = re.compile(r"(?:table|figure|fig|section|sec|appendix|equation|eq|algorithm|line|page|chapter)s?", re.I)
 _THOUSANDS = re.compile(r"(\d),(?=\d{3}\b)")
 _BARE_NUMBER = re.compile(r"\d+(?:\.\d+)?")  # as footnote.names joins it to the word before it
 

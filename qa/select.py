@@ -81,18 +81,15 @@ _NOT_NOUN = re.compile(
 )
 # "How many times faster ...?", "How much faster ...?", "By what factor ...?", "What (is the) speedup ...?", "How large
 # is the speedup ...?": the question asks for a ratio, and the answer states one ("a speedup ratio of up to 6.5x",
-# "16 times", "a 3-fold reduction"). Not "how many times did it fail" (a count), "how much more data" (an amount),
-# "8x A100" or "8x NVIDIA GPUs" (a count of GPUs), "4096×12" or "10 x 10" (a product) nor "5-fold
-# cross-validation".
-_COMPARATIVE = (
-    r"(?:faster|slower|quicker|cheaper|costlier|smaller|larger|bigger|shorter|longer|higher|lower|more|less|fewer|"
-    r"better|worse|as)"
-)
+# "16 times", "a 3-fold reduction"). Not "how many times did it fail" (a count), "how much more data" or "how much
+# better" (an amount, a difference of points), "8x A100" or "8x NVIDIA GPUs" (a count of GPUs), "4096×12" or
+# "10 x 10" (a product) nor "5-fold cross-validation".
+_FASTER = "faster|slower|quicker|cheaper|costlier|smaller|larger|bigger|shorter|longer"
 ASKS_RATIO = re.compile(
-    rf"\bhow\s+many\s+times\s+(?:\w+\s+)?{_COMPARATIVE}\b|\bhow\s+much\s+{_COMPARATIVE}\b(?!\s+(?:data|tokens?|"
-    r"compute|memory|time|money|training)\b)|\bby\s+(?:what|which|how\s+large\s+a|how\s+much\s+of\s+a)\s+factor\b|"
-    r"\bwhat(?:'s|’s|\s+(?:is|was|are|were))?\s+(?:the\s+|its\s+|their\s+)?(?:\w+\s+)?speed-?ups?\b|"
-    r"\bhow\s+(?:large|big|much)\s+(?:is|was|are|were)\s+(?:the|its|their)\s+(?:\w+\s+)?speed-?ups?\b",
+    rf"\bhow\s+many\s+times\s+(?:[\w-]+\s+){{0,3}}?(?:{_FASTER}|more|less|fewer|higher|lower|as)\b|"
+    rf"\bhow\s+much\s+(?:{_FASTER})\b|\bby\s+(?:what|which|how\s+large\s+a|how\s+much\s+of\s+a)\s+factor\b|"
+    r"\bwhat(?:'s|’s|\s+(?:is|was|are|were))?\s+(?:the\s+|its\s+|their\s+)?(?:[\w-]+\s+){0,2}?speed-?ups?\b|"
+    r"\bhow\s+(?:large|big|much)\s+(?:is|was|are|were)\s+(?:the|its|their)\s+(?:[\w-]+\s+){0,2}?speed-?ups?\b",
     re.IGNORECASE,
 )
 STATES_RATIO = re.compile(

@@ -186,7 +186,8 @@ _NOT_RUN_IN = re.compile(
 
 # A heading names a thing; a short sentence that opens with a pronoun or a determiner refers back to one ("We
 # address these limitations.", "This is left to future work.").
-_NOT_HEADING_START = re.compile(r"(?:we|our|these|this|those|that|such|it|its|they|their|there|here)\b", re.IGNORECASE)
+# (A possessive starts a heading well enough: "Our approach.", "Our limitations and future work.")
+_NOT_HEADING_START = re.compile(r"(?:We|It|They|This|That|These|Those|Such|There|Here)\b")
 
 
 def run_in_heading(text: str) -> bool:

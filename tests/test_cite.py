@@ -165,6 +165,9 @@ def test_a_claim_about_what_no_paper_names_says_so_first(archive, corpus_home):
     assert unknown_names(catalog, "Llama 5 reaches 90% on MMLU") == ["Llama 5"]  # the corpus knows Llama 3
     assert unknown_names(catalog, "AIME 2026 results of Kimi k1.5") == ["AIME 2026"]
     assert unknown_names(catalog, "Interestingly, GPT-5 wins") == ["GPT-5"]  # an opening word is no name as such
+    assert unknown_names(catalog, "Roughly 5% of tokens are routed by MoBA") == []  # nor with a value after it
+    assert unknown_names(catalog, "Since 2023 GPT-5 leads") == ["GPT-5"]
+    assert unknown_names(catalog, "Table 7 of MoBA lists it", ["2502.13189"]) == []  # a reference is no name
     assert unknown_names(catalog, "Thinker-Talker (Qwen2.5-Omni) streams speech") == []  # an alias, opening
     # Within the papers given (--paper): MoBA's paper never mentions MMBench.
     assert unknown_names(catalog, "Janus-Pro reaches MMBench 79.2", ["2502.13189"]) == ["Janus-Pro", "MMBench 79.2"]

@@ -277,7 +277,7 @@ def test_kill_9_loop_leaves_a_consistent_archive(papers, slow_server, tmp_path):
                 # then: ingest opens it while the first papers are embedded), so this polls as often as it can; a
                 # window missed lets a run complete one more paper, and the loop has 10 to spend on 20 kills.
                 wait_for(proc, lambda before=before_pending: bool(pending_rows(home) - before), every_s=0.0005)
-                time.sleep(rng.uniform(0.0, 0.05))
+                time.sleep(rng.uniform(0.0, 0.005))
             else:
                 wait_for(proc, lambda before=before_complete: complete_count(home) > before)
                 time.sleep(rng.uniform(0.0, 0.3))

@@ -223,6 +223,7 @@ def test_limitations_come_from_the_papers_own_limitations_paragraph(digests):
         # a short sentence that refers back to the topic titles nothing
         ("limitations", "We address these limitations. Specifically, MoBA routes blocks.", False),
         ("future_work", "We leave this to future work. The model is released.", False),
+        ("limitations", "Our limitations and future work. It is slow.", True),
     ],
 )
 def test_a_paragraph_titled_with_the_topic(key, text, titled):
@@ -239,6 +240,9 @@ def test_a_paragraph_titled_with_the_topic(key, text, titled):
         ("Localization is the dominant failure mode.", False),
         ("Best results are in bold.", False),
         ("These limitations.", False),
+        ("That said.", False),
+        ("Our approach.", True),  # a possessive opens a heading well enough
+        ("IT infrastructure.", True),
         ("Table 4 summarizes the results.", False),
         ("We leave this to future work in a later paper of ours.", False),  # too long
     ],
@@ -402,6 +406,9 @@ def test_a_sentence_that_says_a_chosen_one_in_other_words_is_left_out(corpus_hom
     def presents(texts: list[str]) -> int:
         return sum("present Kimi-Audio, an open-source audio foundation model" in t for t in texts)
 
+    # The pair's cosine is 0.805 with `openvino-int8` and 0.816 in fp32, just above SAME_MEANING (0.80): the
+    # mechanism is checked with room to spare for other backends and CPUs.
+    monkeypatch.setattr(extractive, "SAME_MEANING", 0.75)
     assert presents(contributions()) == 1
     monkeypatch.setattr(extractive, "PARAPHRASE_OVERLAP", 2.0)  # never embedded: both came back
     assert presents(contributions()) == 2

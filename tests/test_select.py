@@ -235,6 +235,11 @@ def test_a_how_many_question_ranks_a_sentence_that_states_the_count_first(archiv
         ("How large is the speedup at 1M tokens?", True),
         ("How much less memory does it need?", False),  # an amount as often as a ratio ("3.2 GB less")
         ("How much cheaper is it to serve?", True),
+        ("How many times is MoBA faster than full attention?", True),
+        ("What is the overall prefill speedup?", True),
+        ("What was the end-to-end speedup?", True),
+        ("How much better is MoBA on MMLU?", False),  # a difference of points
+        ("How much higher is the accuracy?", False),
         ("How many times as many tokens does it read?", True),
         ("How much more data did Kimi k1.5 use?", False),  # an amount
         ("How many times did the model fail?", False),  # a count of occasions
