@@ -27,6 +27,9 @@ STOP = words(
 _TOKEN = re.compile(r"[A-Za-z0-9][\w&.+-]*[A-Za-z0-9+]|[A-Za-z0-9]")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")  # "MoBA's" is "MoBA"
 _ROMAN = re.compile(r"I{2,3}|IV|VI{1,3}|IX|XI{1,3}")  # II to XIII but V and X ("I", "V", "X" alone are names)
+# A bare number in a run of names: it belongs to the word before it ("Llama 4", "Qwen 2.5"); index.route and
+# qa.cite split a run into words by it.
+BARE_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _BREAK = re.compile(r"[?!;:,()\[\]\"“”/]")  # between two words: they belong to different names ("Moonlight/Muon")
 
 
@@ -87,7 +90,7 @@ def _runs(text: str, opening: bool = False) -> list[tuple[list[str], int, int]]:
         elif (
             (opening and i == 0 and _opens_with_name(token, text[match.end() :]))
             or _is_name(token, first=i == 0)
-            or (current and re.fullmatch(r"\d+(?:\.\d+)?", token))
+            or (current and BARE_NUMBER.fullmatch(token))
         ):
             if not current:
                 start = match.start()

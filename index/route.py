@@ -19,11 +19,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from footnote.names import names
+from footnote.names import BARE_NUMBER, names
 from index.catalog import Catalog
 
 MAX_NAMED = 4
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")  # a bare number in a run: it belongs to the word before it ("Qwen 2.5")
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def route(catalog: Catalog, text: str, allowed: Sequence[str] | None = None) -> 
     for run in dict.fromkeys(tuple(run) for run in names(text)):
         # The longest start of the name that names a paper: a run can run on past it ("Seed1.5-Thinking RL").
         for n in range(len(run), 0, -1):
-            if n < len(run) and _NUMBER.fullmatch(run[n]):
+            if n < len(run) and BARE_NUMBER.fullmatch(run[n]):
                 continue  # a number belongs to the word before it: "Part 1" is not "Part" (of "Part 2")
             phrase = " ".join(run[:n])
             found = catalog.papers_naming(phrase, MAX_NAMED + 1)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from footnote.names import aliases, names
+from footnote.names import BARE_NUMBER, aliases, names
 from footnote.types import Passage
 from index.archive import Archive
 from index.catalog import Catalog
@@ -194,14 +194,13 @@ def unknown_names(catalog: Catalog, claim: str, paper_ids: Sequence[str] | None 
 # Words that point within a paper ("Table 7", "Figure 3", "Appendix B"): no name of a thing the archive may lack.
 _REFERENCE = re.compile(r"(?:table|figure|fig|section|sec|appendix|equation|eq|algorithm|line|page|chapter)s?", re.I)
 _THOUSANDS = re.compile(r"(\d),(?=\d{3}\b)")
-_BARE_NUMBER = re.compile(r"\d+(?:\.\d+)?")  # as footnote.names joins it to the word before it
 
 
 def _parts(run: list[str]) -> list[list[str]]:
     """The run's words, each with the bare numbers after it ("Llama 4", "Claude 3.5", "AIME 2024")."""
     parts: list[list[str]] = []
     for token in run:
-        if _BARE_NUMBER.fullmatch(token) and parts:
+        if BARE_NUMBER.fullmatch(token) and parts:
             parts[-1].append(token)
         else:
             parts.append([ADJECTIVE.sub("", token)])
