@@ -166,7 +166,8 @@ class SectionWriter:
         general = [p for p in search(None) if p.chunk.id not in seen and ((p.dense or 0) >= floor or p.lexical)]
         found = preferred + extra + general[: k - len(preferred)]
         own = self._titled(paper_id, topic)
-        return own + [p for p in found if p.chunk.id not in {o.chunk.id for o in own}]
+        first = {p.chunk.id for p in own}
+        return own + [p for p in found if p.chunk.id not in first]
 
     def _titled(self, paper_id: str, topic: Topic) -> list[Passage]:
         """The paper's own paragraphs on the topic, first: those under a run-in heading that names it
@@ -182,7 +183,6 @@ class SectionWriter:
 
     def write(self, paper_id: str, title: str, spec: SectionSpec) -> tuple[SectionResult, Grounding]:
         grounding = Grounding()
-        statements: list[Statement] = []
         missing: list[str] = []
         notes: list[str] = []
         generator = self.generator
@@ -213,7 +213,7 @@ class SectionWriter:
             by_topic.append(kept[:limit])
             if topic.label and not kept:
                 missing.append(topic.label)
-        statements.extend(s for kept in by_topic for s in kept)
+        statements = [s for kept in by_topic for s in kept]
         result = SectionResult(spec.key, spec.title(self.lang), statements, generator, "; ".join(notes), missing)
         result.pending, result.by_topic = pending, by_topic
         return result, grounding

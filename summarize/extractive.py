@@ -210,7 +210,7 @@ def titled_paragraph(topic: Topic, text: str) -> bool:
         return False
     for line in text.split("\n"):
         m = _RUN_IN.match(line)
-        if m and len(line) > m.end() + 1 and run_in_heading(m.group()) and topic.heading.search(m.group()):
+        if m and len(line) > m.end() + 1 and run_in_heading(m.group()) and titles_topic(topic, m.group()):
             return True
     return False
 
