@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from footnote.names import BARE_NUMBER, aliases, names
+from footnote.numbers import query_numbers
 from footnote.types import Passage
 from index.archive import Archive
 from index.catalog import Catalog
@@ -56,8 +57,9 @@ def _words(text: str) -> set[str]:
 def sentence_score(query: str, sentence: Sentence, title: str = "") -> float:
     """How well one sentence states the query: exact numbers and names first, then shared words. The names and
     words of the sentence's paper's ``title`` count as the sentence's own: every sentence of "Open-Reasoner-Zero:
-    ..." or "DeepSeek-R1: ..." is about that model, and says so only now and then."""
-    numbers = extract_numbers(query)
+    ..." or "DeepSeek-R1: ..." is about that model, and says so only now and then. The numbers are the claim's own
+    (`query_numbers`): the 5 of "GPT-5" and the 7B of "Qwen2.5-7B" are the name's, matched with it."""
+    numbers = query_numbers(query)
     names = [n.lower() for n in _names(query)]
     words = _words(query)
     text = sentence.text
@@ -91,7 +93,7 @@ def _span(query: str, quote: str) -> tuple[int, int] | None:
     if needle and needle in lower:
         start = lower.index(needle)
         return start, start + len(needle)
-    for number in extract_numbers(query):
+    for number in query_numbers(query):
         for m in re.finditer(re.escape(number.text), quote):
             return m.start(), m.end()
         for found in extract_numbers(quote):
@@ -137,7 +139,7 @@ def cite(
     offsets: dict[str, list[int]] = {}
     ranked: list[tuple[float, Match]] = []
     top = passages[0].score if passages else 1.0
-    numbers = extract_numbers(query)
+    numbers = query_numbers(query)
     for passage in passages:
         pid = passage.chunk.paper_id
         if pid not in offsets:
@@ -210,13 +212,27 @@ def _parts(run: list[str]) -> list[list[str]]:
 # A number after a word that makes it a version of a name ("Llama 4", "Claude 3.5", "AIME 2024"), not a value said
 # of it ("MMBench 79.2", "GenEval 0.80", "top-K 12", "GRPO 256"): one digit (and one decimal), or a year.
 _VERSION = re.compile(r"[1-9](?:\.\d)?|(?:19|20)\d\d")
+_YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 def _mentioned(catalog: Catalog, part: list[str], paper_ids: Sequence[str] | None) -> bool:
     """Whether the archive holds the word, with its version if it has one ("Llama 4": as those words, side by
     side, so "Llama 5" is unknown to an archive that knows Llama 3 and 4); a value after it is the claim's to
-    check, not the name's (``Match.numbers_found``)."""
+    check, not the name's (``Match.numbers_found``). A number that looks like a version after a word the archive
+    writes with no versions ("MT-Bench 7.5") is taken for a value."""
     word, *numbers = part
     if numbers and all(_VERSION.fullmatch(n) for n in numbers):
-        return catalog.mentions_anywhere(" ".join(part), paper_ids=paper_ids)
+        if catalog.mentions_anywhere(" ".join(part), paper_ids=paper_ids):
+            return True
+        # Whether the archive writes the word with versions: some number of the claim's kind (a year, or a digit)
+        # after it more than once ("Llama 3" and "LLaMA2" again and again, "AIME 2024"). If not, the claim's
+        # number is a value said of it ("MT-Bench 7.5": the archive has "MT-Bench 6.3" once; "Codeforces 2029", a
+        # rating), not a version the archive lacks ("Llama 5", "AIME 2026").
+        if not catalog.mentions_anywhere(word, paper_ids=paper_ids):
+            return False
+        after = catalog.numbers_after(word, paper_ids=paper_ids)
+        kind = _YEAR.fullmatch(numbers[0]) is not None
+        return not any(
+            n > 1 and _VERSION.fullmatch(v) and (_YEAR.fullmatch(v) is not None) == kind for v, n in after.items()
+        )
     return catalog.mentions_anywhere(word, paper_ids=paper_ids)

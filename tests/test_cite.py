@@ -78,6 +78,38 @@ def test_title_words_count_for_the_sentence_but_not_twice():
     )
 
 
+def test_the_number_of_a_name_is_the_names_not_the_claims(archive):
+    """ "GPT-5 has 1.8T parameters": the 5 is GPT-5's, and "N = 5" or "0.855" once came back as if they stated it; the
+    7B of "Qwen2.5-7B" marked the "7B" of "7B+ pure text models". A claim's numbers are those it states."""
+    query = "GPT-5 has 1.8T parameters"
+    assert sentence_score(query, Sentence("Hence we set N = 5 in this work.", 4, 0)) == sentence_score(
+        query, Sentence("Hence we set N in this work.", 4, 0)
+    )
+    for match in cite(archive, query, k=5):
+        assert match.numbers_found is False  # 1.8T, the one number the claim states, is in no paper
+        assert match.span is None or match.quote[match.span[0] : match.span[1]] != "5"
+    for match in cite(archive, "Qwen2.5-7B reaches 83.1 on GSM8K", k=5):
+        assert match.span is None or match.quote[match.span[0] : match.span[1]] != "7B"
+    llama = cite(archive, "Llama 3 scores", k=5)  # a version apart from its word stays a number of the claim
+    assert any(m.numbers_found for m in llama)
+
+
+def test_a_number_after_a_name_without_versions_is_a_value(archive):
+    """ "MT-Bench 7.5" is a score (the corpus writes "MT-Bench 6.3" once), "Codeforces 2029" a rating; "Llama 5"
+    and "AIME 2026" are versions the corpus lacks: it writes LLaMA2 and AIME 2024 again and again."""
+    catalog = archive.catalog
+    assert catalog.numbers_after("MT-Bench") == {"6.3": 1}
+    assert catalog.numbers_after("AIME")["2024"] > 1
+    assert catalog.numbers_after("MoBA", paper_ids=[]) == {}
+    assert unknown_names(catalog, "MoBA on MT-Bench 7.5") == []
+    assert unknown_names(catalog, "DeepSeek-R1 Codeforces 2029") == []
+    assert unknown_names(catalog, "Llama 5 reaches 90% on MMLU") == ["Llama 5"]
+    assert unknown_names(catalog, "AIME 2026 results of Kimi k1.5") == ["AIME 2026"]
+    assert unknown_names(catalog, "Claude 5 beats o1") == ["Claude 5"]  # the corpus writes Claude 3.5 and 3.7
+    # Within the papers given (--paper), their own words: MoBA's paper never writes MT-Bench.
+    assert unknown_names(catalog, "MoBA on MT-Bench 7.5", ["2502.13189"]) == ["MT-Bench 7.5"]
+
+
 def test_paper_filter(archive):
     matches = cite(archive, "reinforcement learning", k=5, paper_ids=["2505.00212"])
     assert matches and {m.paper_id for m in matches} == {"2505.00212"}
