@@ -176,8 +176,13 @@ def pymupdf_pages(paper_id: str) -> tuple[str, ...]:
 _JUNK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]")
 
 
+# What ingest.parse.clean writes for LaTeX's math letters and digits (U+1D400-U+1D7FF): the letters they stand for.
+_MATH = re.compile("[\U0001d400-\U0001d7ff]")
+
+
 def norm(text: str) -> str:
-    """Junk characters removed, NFC, whitespace folded to single spaces."""
+    """Math letters as letters, junk characters removed, NFC, whitespace folded to single spaces."""
+    text = _MATH.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     return " ".join(_JUNK.sub("", unicodedata.normalize("NFC", text)).split())
 
 

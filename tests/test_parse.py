@@ -226,6 +226,17 @@ def test_text_has_no_control_surrogate_or_private_use_chars(paper_id):
     assert doc.title and doc.title == clean(doc.title)
 
 
+def test_math_letters_are_written_as_letters_apart_from_the_next_word():
+    """DeepSeekMoE sets its variables in LaTeX's math italic against the next word: "top-𝐾out of 𝑁experts" was one
+    unknown word to the embedding model and "𝐾out" one word to the lexical index."""
+    text = parsed("2401.06066").text
+    assert "activate the top-K out of N experts" in text and "stacking L layers of standard" in text
+    assert "the i-th expert" in text  # a hyphen after the variable: no space
+    for paper_id in ALL:
+        assert not any(0x1D400 <= ord(c) <= 0x1D7FF for c in parsed(paper_id).text), paper_id
+    assert clean("𝛼=0.5 for 𝟏𝟎 steps; 𝑔𝑖,𝑡denotes") == "α=0.5 for 10 steps; gi,t denotes"
+
+
 @pytest.mark.parametrize("paper_id", ALL)
 def test_title_is_the_papers_title(paper_id):
     title, _pages = pdfs.sources_md()[paper_id]
