@@ -49,9 +49,9 @@ def _number(m: re.Match) -> Number:
 
 
 # A number glued to a name: after a hyphen, in a word that has a letter before it ("MiMo-7B", "GPT-4o",
-# "Qwen2.5-7B", "Llama-3.1-8B-Instruct"; not the 20 of "10-20"), or followed by one letter that ends the word ("4o";
-# "80GB", "12.5Hz" and "a 7B-scale model" keep theirs).
-_IN_NAME_BEFORE = re.compile(r"\S*[^\W\d_]\S*-")  # the word's start, up to the number
+# "Qwen2.5-7B", "Llama-3.1-8B-Instruct"; not the 20 of "10-20", nor the 9 of "top-9 experts"), or followed by one
+# letter that ends the word ("4o"; "80GB", "12.5Hz" and "a 7B-scale model" keep theirs).
+_IN_NAME_BEFORE = re.compile(r"(?![(\[]?top-$)\S*[^\W\d_]\S*-", re.IGNORECASE)  # the word's start, to the number
 _IN_NAME_AFTER = re.compile(r"^[^\W\d_](?![\w])")
 
 

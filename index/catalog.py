@@ -364,17 +364,20 @@ class Catalog:
 
     def numbers_after(self, word: str, *, paper_ids: Sequence[str] | None = None, sample: int = 200) -> Counter[str]:
         """The numbers that chunks (of ``paper_ids``, if given) write straight after ``word``, each with how often:
-        a name's versions ("Llama 3", "LLaMA-2", "Qwen2.5", "AIME 2024") and values said of it ("MT-Bench 6.3").
-        Read from the first ``sample`` chunks that hold the word, so that a word in many chunks costs a bounded
-        look."""
+        a name's versions ("Llama 3", "LLaMA-2", "Qwen2.5", "MiniMax-M1", "Kimi k1.5", "AIME 2024") and values said
+        of it ("MT-Bench 6.3"); not sizes ("Llama-8B"). Read from the first ``sample`` chunks that hold a word
+        beginning with it ("qwen2" begins with "qwen"), so that a word in many chunks costs a bounded look."""
         match = _fts_phrase(word)
         if match is None or (paper_ids is not None and not paper_ids):
             return Counter()
         parts = re.findall(r"[^\W_]+", word)
         after = re.compile(
-            r"(?<![^\W_])" + r"[\W_]*".join(map(re.escape, parts)) + r"[ \-]?v?(\d+(?:\.\d+)?)(?![\d,])", re.I
+            r"(?<![^\W_])"
+            + r"[\W_]*".join(map(re.escape, parts))
+            + r"[ \-]?(?:[a-z](?=\d))?(\d+(?:\.\d+)?)(?![\d,]|[bkmt]\b)",
+            re.IGNORECASE,
         )
-        where, args = "chunks_fts MATCH ?", [match]
+        where, args = "chunks_fts MATCH ?", [match + " *"]
         if paper_ids is not None:
             where += f" AND c.paper_id IN ({','.join('?' * len(paper_ids))})"
             args += list(paper_ids)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from footnote.errors import PDFError
+from footnote.text import plain_math
 
 # PyMuPDF 2 imports two companion packages with itself: pymupdf_layout, which loads an ONNX layout model for
 # Page.get_layout, and pymupdf4llm, for its to_markdown helpers; with onnxruntime they cost 0.4-0.6 s per process,
@@ -60,23 +61,10 @@ TEXT_FLAGS = pymupdf.TEXT_DEHYPHENATE | pymupdf.TEXT_MEDIABOX_CLIP
 _JUNK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]")
 
 
-# Mathematical alphanumeric symbols (U+1D400-U+1D7FF), LaTeX's math letters and digits: "top-𝐾out of 𝑁experts".
-_MATH = re.compile("[\U0001d400-\U0001d7ff]+")
-
-
-def _plain_math(m: re.Match) -> str:
-    """A run of math letters as the letters they stand for (NFKC: 𝑁 -> N, 𝛼 -> α, 𝟏 -> 1), and a space where the
-    PDF set the variable against the next word with none: "top-K out of N experts", not "top-𝐾out of 𝑁experts",
-    which neither the lexical index (one word "𝐾out") nor the model's vocabulary (an unknown word) could read."""
-    after = m.string[m.end() : m.end() + 2]
-    plain = unicodedata.normalize("NFKC", m.group())
-    return plain + " " if len(after) == 2 and after.isalpha() and after.islower() else plain
-
-
 def clean(text: str) -> str:
-    """Drop control, surrogate and private-use characters; write math letters as letters (`_plain_math`); fold
-    whitespace to single spaces."""
-    text = _MATH.sub(_plain_math, text)
+    """Drop control, surrogate and private-use characters; write math letters as letters (footnote.text.plain_math);
+    fold whitespace to single spaces."""
+    text = plain_math(text)
     # str.split() splits on exactly the characters regex \s matches, and is twice as fast here.
     return " ".join(_JUNK.sub("", unicodedata.normalize("NFC", text)).split())
 

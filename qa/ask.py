@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from footnote.names import names
+from footnote.text import plain_math
 from footnote.types import Passage, Statement
 from index.archive import Archive
 from index.retrieve import Query, Retriever
@@ -119,10 +120,11 @@ def ask(
     follow_up: bool = False,
 ) -> Answer:
     """Answer ``question`` from the archive, searching for ``query`` (the question itself unless a session resolved
-    it); ``follow_up`` when that query carries an earlier question's names (qa.session)."""
+    it); ``follow_up`` when that query carries an earlier question's names (qa.session). A question pasted from a
+    PDF is searched as the archive's text reads (footnote.text.plain_math: "top-𝐾out of 𝑁experts")."""
     settings = archive.settings.qa
     k = k or settings.k
-    query = query or question
+    query = plain_math(query or question)
     retriever = Retriever(archive)
     search = Query(query, k=max(k, settings.pool), paper_ids=paper_ids, since=since, until=until, route=True)
     pool = retriever.search(search)

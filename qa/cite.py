@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from footnote.names import BARE_NUMBER, aliases, names
-from footnote.numbers import query_numbers
+from footnote.numbers import Number, query_numbers
+from footnote.text import plain_math
 from footnote.types import Passage
 from index.archive import Archive
 from index.catalog import Catalog
@@ -54,12 +55,13 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
 
 
-def sentence_score(query: str, sentence: Sentence, title: str = "") -> float:
+def sentence_score(query: str, sentence: Sentence, title: str = "", numbers: Sequence[Number] | None = None) -> float:
     """How well one sentence states the query: exact numbers and names first, then shared words. The names and
     words of the sentence's paper's ``title`` count as the sentence's own: every sentence of "Open-Reasoner-Zero:
     ..." or "DeepSeek-R1: ..." is about that model, and says so only now and then. The numbers are the claim's own
-    (`query_numbers`): the 5 of "GPT-5" and the 7B of "Qwen2.5-7B" are the name's, matched with it."""
-    numbers = query_numbers(query)
+    (`query_numbers`, or ``numbers`` where `claim_numbers` gave them): the 5 of "GPT-5" and the 7B of "Qwen2.5-7B"
+    are the name's, matched with it."""
+    numbers = query_numbers(query) if numbers is None else numbers
     names = [n.lower() for n in _names(query)]
     words = _words(query)
     text = sentence.text
@@ -77,23 +79,25 @@ def sentence_score(query: str, sentence: Sentence, title: str = "") -> float:
     return score + len(words & (_words(text) | _words(title))) / (1 + len(words))
 
 
-def best_sentence(query: str, passage: Passage, offsets: list[int]) -> tuple[Sentence | None, float]:
+def best_sentence(
+    query: str, passage: Passage, offsets: list[int], numbers: Sequence[Number] | None = None
+) -> tuple[Sentence | None, float]:
     """The sentence of the passage that best states the query, and how well (exact numbers and names first)."""
     best, best_score = None, -1.0
     for sentence in passage_sentences(passage, offsets):
-        score = sentence_score(query, sentence, passage.title)
+        score = sentence_score(query, sentence, passage.title, numbers)
         if score > best_score:
             best, best_score = sentence, score
     return best, best_score
 
 
-def _span(query: str, quote: str) -> tuple[int, int] | None:
+def _span(query: str, quote: str, numbers: Sequence[Number]) -> tuple[int, int] | None:
     lower = quote.lower()
     needle = normalise(query).lower()
     if needle and needle in lower:
         start = lower.index(needle)
         return start, start + len(needle)
-    for number in query_numbers(query):
+    for number in numbers:
         for m in re.finditer(re.escape(number.text), quote):
             return m.start(), m.end()
         for found in extract_numbers(quote):
@@ -132,23 +136,25 @@ def cite(
     paper_ids: Sequence[str] | None = None,
     include_references: bool = False,
 ) -> list[Match]:
-    """The passages that state ``query``, best first: exact numbers and names outrank paraphrase."""
+    """The passages that state ``query``, best first: exact numbers and names outrank paraphrase. A claim pasted
+    from a PDF reads as the archive's text does (footnote.text.plain_math: "top-𝐾out of 𝑁experts")."""
+    query = plain_math(query)
     retriever = Retriever(archive)
     exclude = () if include_references else ("references",)
     passages = retriever.search(Query(query, k=max(20, k * 4), paper_ids=paper_ids, exclude_kinds=exclude))
     offsets: dict[str, list[int]] = {}
     ranked: list[tuple[float, Match]] = []
     top = passages[0].score if passages else 1.0
-    numbers = query_numbers(query)
+    numbers = claim_numbers(archive.catalog, query, paper_ids)
     for passage in passages:
         pid = passage.chunk.paper_id
         if pid not in offsets:
             offsets[pid] = archive.page_offsets(pid)
-        sentence, exact = best_sentence(query, passage, offsets[pid])
+        sentence, exact = best_sentence(query, passage, offsets[pid], numbers)
         if sentence is None:
             continue
         score = exact + passage.score / top
-        quote, span = _window(sentence.text, _span(query, sentence.text))
+        quote, span = _window(sentence.text, _span(query, sentence.text, numbers))
         found = len(numbers_in(numbers, sentence.text)) == len(numbers) if numbers else None
         match = Match(pid, passage.title, sentence.page, passage.chunk.section, quote, score, span, found)
         ranked.append((score, match))
@@ -177,7 +183,7 @@ def unknown_names(catalog: Catalog, claim: str, paper_ids: Sequence[str] | None 
     made an adjective ("GRPO-style") is looked for as the name alone. A quantity ("1.8T", "7B", "12.5Hz") is not
     looked for: whether a passage states the claim's numbers is ``Match.numbers_found``. Of two names the claim
     gives for one thing ("the Moonshot audio model (Kimi-Audio)"), either will do."""
-    claim = _THOUSANDS.sub(r"\1", claim)  # "5,016 trajectories": one number, not a version 5 of a name
+    claim = _THOUSANDS.sub(r"\1", plain_math(claim))  # "5,016 trajectories": one number, not "SWE-smith 5"
     runs = names(claim, opening=True)
     known = {
         tuple(run): all(
@@ -221,18 +227,43 @@ def _mentioned(catalog: Catalog, part: list[str], paper_ids: Sequence[str] | Non
     check, not the name's (``Match.numbers_found``). A number that looks like a version after a word the archive
     writes with no versions ("MT-Bench 7.5") is taken for a value."""
     word, *numbers = part
-    if numbers and all(_VERSION.fullmatch(n) for n in numbers):
+    if _version_shaped(numbers):
         if catalog.mentions_anywhere(" ".join(part), paper_ids=paper_ids):
             return True
-        # Whether the archive writes the word with versions: some number of the claim's kind (a year, or a digit)
-        # after it more than once ("Llama 3" and "LLaMA2" again and again, "AIME 2024"). If not, the claim's
-        # number is a value said of it ("MT-Bench 7.5": the archive has "MT-Bench 6.3" once; "Codeforces 2029", a
-        # rating), not a version the archive lacks ("Llama 5", "AIME 2026").
-        if not catalog.mentions_anywhere(word, paper_ids=paper_ids):
+        if _takes_versions(catalog, word, numbers[0], paper_ids):
             return False
-        after = catalog.numbers_after(word, paper_ids=paper_ids)
-        kind = _YEAR.fullmatch(numbers[0]) is not None
-        return not any(
-            n > 1 and _VERSION.fullmatch(v) and (_YEAR.fullmatch(v) is not None) == kind for v, n in after.items()
-        )
     return catalog.mentions_anywhere(word, paper_ids=paper_ids)
+
+
+def _version_shaped(numbers: Sequence[str]) -> bool:
+    return bool(numbers) and all(_VERSION.fullmatch(n) for n in numbers)
+
+
+def _takes_versions(catalog: Catalog, word: str, number: str, paper_ids: Sequence[str] | None) -> bool:
+    """Whether the archive writes the word with versions of the number's kind (a year, or a digit): such numbers
+    after it more than once in all ("Llama 3", "LLaMA2", "Llama-3.1"; "AIME 2024"). If not, a number after it in
+    a claim is a value said of it ("MT-Bench 7.5": the corpus writes "MT-Bench 6.3" once; "Codeforces 2029", a
+    rating), not a version the archive lacks ("Llama 5", "AIME 2026")."""
+    year = _YEAR.fullmatch(number) is not None
+    after = catalog.numbers_after(word, paper_ids=paper_ids)
+    return sum(n for v, n in after.items() if _VERSION.fullmatch(v) and (_YEAR.fullmatch(v) is not None) == year) > 1
+
+
+def claim_numbers(catalog: Catalog, claim: str, paper_ids: Sequence[str] | None = None) -> list[Number]:
+    """The numbers the claim states (`query_numbers`), less the versions of its names: the 2.5 of "Gemini 2.5 Pro
+    scores 67.2" and the 2024 of "AIME 2024" are the name's, and a table states the score under a header that
+    names the model. A number a version-less word takes stays ("MT-Bench 7.5")."""
+    numbers = query_numbers(claim)
+    text = _THOUSANDS.sub(r"\1", claim)
+    for run in names(text, opening=True):
+        for word, *after in _parts(run):
+            version = after[0] if after else ""  # "AIME 2024 91.6": 2024 may be AIME's, 91.6 is a value
+            if not _VERSION.fullmatch(version) or not (
+                catalog.mentions_anywhere(f"{word} {version}", paper_ids=paper_ids)
+                or _takes_versions(catalog, word, version, paper_ids)
+            ):
+                continue
+            same = next((n for n in numbers if n.text == version and not n.unit), None)
+            if same is not None:
+                numbers.remove(same)
+    return numbers

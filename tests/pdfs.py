@@ -176,8 +176,12 @@ def pymupdf_pages(paper_id: str) -> tuple[str, ...]:
 _JUNK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]")
 
 
-# What ingest.parse.clean writes for LaTeX's math letters and digits (U+1D400-U+1D7FF): the letters they stand for.
-_MATH = re.compile("[\U0001d400-\U0001d7ff]")
+# What ingest.parse.clean writes for LaTeX's math letters and digits (U+1D400-U+1D7FF, and the Letterlike Symbols
+# that NFKC maps to letters: ℎ, ℝ, ℓ, ...): the letters they stand for.
+_MATH = re.compile(
+    "[\u2102\u210a-\u210e\u2110-\u2113\u2115\u2119-\u211d\u2124\u2128\u212c\u212d\u212f-\u2131\u2133\u2134"
+    "\U0001d400-\U0001d7ff]"
+)
 
 
 def norm(text: str) -> str:

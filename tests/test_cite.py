@@ -10,7 +10,7 @@ import pytest
 
 from footnote.settings import Settings
 from index.archive import Archive
-from qa.cite import cite, sentence_score, unknown_names
+from qa.cite import cite, claim_numbers, sentence_score, unknown_names
 from summarize.verify import Sentence
 from tests.digest_checks import on_page
 
@@ -85,13 +85,23 @@ def test_the_number_of_a_name_is_the_names_not_the_claims(archive):
     assert sentence_score(query, Sentence("Hence we set N = 5 in this work.", 4, 0)) == sentence_score(
         query, Sentence("Hence we set N in this work.", 4, 0)
     )
-    for match in cite(archive, query, k=5):
+    matches = cite(archive, query, k=5)
+    assert matches
+    for match in matches:
         assert match.numbers_found is False  # 1.8T, the one number the claim states, is in no paper
         assert match.span is None or match.quote[match.span[0] : match.span[1]] != "5"
-    for match in cite(archive, "Qwen2.5-7B reaches 83.1 on GSM8K", k=5):
+    matches = cite(archive, "Qwen2.5-7B reaches 83.1 on GSM8K", k=5)
+    assert matches
+    for match in matches:
         assert match.span is None or match.quote[match.span[0] : match.span[1]] != "7B"
-    llama = cite(archive, "Llama 3 scores", k=5)  # a version apart from its word stays a number of the claim
-    assert any(m.numbers_found for m in llama)
+    # A version apart from its word is the name's too: the table states 67.2 under a header naming Gemini 2.5 Pro.
+    gemini = cite(archive, "Gemini 2.5 Pro scores 67.2 on SWE-bench Verified", k=5)[0]
+    assert (gemini.paper_id, gemini.page, gemini.numbers_found) == ("2506.13585", 13, True)
+    assert gemini.quote[gemini.span[0] : gemini.span[1]] == "67.2"
+    catalog = archive.catalog
+    assert [n.text for n in claim_numbers(catalog, "AIME 2024 91.6")] == ["91.6"]
+    assert [n.text for n in claim_numbers(catalog, "MoBA on MT-Bench 7.5")] == ["7.5"]  # a value, see below
+    assert [n.text for n in claim_numbers(catalog, "DeepSeek-V3 routes to its top-9 experts")] == ["9"]
 
 
 def test_a_number_after_a_name_without_versions_is_a_value(archive):
@@ -100,14 +110,28 @@ def test_a_number_after_a_name_without_versions_is_a_value(archive):
     catalog = archive.catalog
     assert catalog.numbers_after("MT-Bench") == {"6.3": 1}
     assert catalog.numbers_after("AIME")["2024"] > 1
+    assert catalog.numbers_after("Seed")["1.5"] > 1 and catalog.numbers_after("Kimi")["1.5"] > 1  # Seed1.5, k1.5
+    assert "8" not in catalog.numbers_after("Llama")  # Llama-8B: a size, no version
     assert catalog.numbers_after("MoBA", paper_ids=[]) == {}
     assert unknown_names(catalog, "MoBA on MT-Bench 7.5") == []
     assert unknown_names(catalog, "DeepSeek-R1 Codeforces 2029") == []
     assert unknown_names(catalog, "Llama 5 reaches 90% on MMLU") == ["Llama 5"]
     assert unknown_names(catalog, "AIME 2026 results of Kimi k1.5") == ["AIME 2026"]
     assert unknown_names(catalog, "Claude 5 beats o1") == ["Claude 5"]  # the corpus writes Claude 3.5 and 3.7
-    # Within the papers given (--paper), their own words: MoBA's paper never writes MT-Bench.
+    assert unknown_names(catalog, "Seed 2.0 reaches 90.1 on AIME 2025") == ["Seed 2.0"]  # glued: Seed1.5
+    assert unknown_names(catalog, "Kimi 2 achieves 65.8% on SWE-bench") == ["Kimi 2"]
+    # Within the papers given (--paper), their own words: MoBA's paper never writes MT-Bench, and Open-Reasoner-Zero's
+    # writes Llama 3 and Llama-3.1 once each (twice in all).
     assert unknown_names(catalog, "MoBA on MT-Bench 7.5", ["2502.13189"]) == ["MT-Bench 7.5"]
+    assert unknown_names(catalog, "Llama 4 is the base model", ["2503.24290"]) == ["Llama 4"]
+
+
+def test_a_claim_pasted_from_a_pdf_reads_as_the_archive_does(archive):
+    """The archive writes LaTeX's math letters as letters; a claim copied from the PDF has them as the PDF does."""
+    pasted = cite(archive, "activate the top-𝐾out of 𝑁experts", k=1)[0]
+    assert (pasted.paper_id, pasted.page) == ("2401.06066", 1)
+    assert pasted.quote[pasted.span[0] : pasted.span[1]] == "activate the top-K out of N experts"
+    assert unknown_names(archive.catalog, "activate the top-𝐾out of 𝑁experts") == []
 
 
 def test_paper_filter(archive):

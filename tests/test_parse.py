@@ -235,6 +235,8 @@ def test_math_letters_are_written_as_letters_apart_from_the_next_word():
     for paper_id in ALL:
         assert not any(0x1D400 <= ord(c) <= 0x1D7FF for c in parsed(paper_id).text), paper_id
     assert clean("𝛼=0.5 for 𝟏𝟎 steps; 𝑔𝑖,𝑡denotes") == "α=0.5 for 10 steps; gi,t denotes"
+    # Math italic h is a Letterlike Symbol (ℎ), not in the math block; a math word gets no space inside it.
+    assert clean("𝑊𝑂∈ℝ𝑑ℎ𝑛ℎdenotes; 𝜀IS ℎigℎto") == "WO∈Rdhnh denotes; εIS high to"
 
 
 @pytest.mark.parametrize("paper_id", ALL)
