@@ -4,8 +4,8 @@ Retrieval ranks chunks of about 200 tokens, and a chunk's vector and its BM25 bo
 answer is usually one sentence of it, and often not in the top-ranked chunk: the chunk that repeats the question's
 names most ranks first, the sentence that answers ("we propose a solution that adheres to the 'less structure'
 principle") sits in the abstract ranked 15th. So ask takes a wider pool of passages (``QASettings.pool``) and ranks
-their sentences on their own, by three signals (four for a question that asks why, how many or how much faster),
-fused by reciprocal rank like retrieval itself:
+their sentences on their own, by three signals (more for a question that asks why, how many or how much faster,
+or names a model size), fused by reciprocal rank like retrieval itself:
 
 - BM25 of the sentence against the question, among the pool's sentences (an in-memory FTS5 table with the
   archive's tokenizer, so "rewards" matches "reward" and the question's rarest words weigh most);
@@ -31,6 +31,12 @@ fused by reciprocal rank like retrieval itself:
   ...?"), whether the sentence states one ("a speedup ratio of up to 6.5x", "16 times", "3-fold"): MoBA's
   figure caption and its pre-training sentences share the question's words, the 6.5x sentence answers it.
   bench/qa_eval.py, 522 questions: number R@1 76.5% -> 79.1% (four questions, none lost), ask R@1 74.5% -> 75.5%.
+- for a question that names a model size ("DeepSeekMoE 16B"), how many of its sizes the headings above the
+  sentence's section name: a paper that trains several sizes gives each its own section ("5. Scaling up to
+  DeepSeekMoE 16B" above "5.1.2. Hyper-Parameters"), whose sentences seldom repeat the size, while another
+  section may ("As in DeepSeekMoE 16B, ..." in the 145B one). bench/qa_eval.py, 522 questions: ask R@1 75.7% ->
+  77.7%, number R@1 81.0% -> 82.4% (eight questions, one a place lower); the section's own heading counted too:
+  76.7%.
 
 A signal that gives a sentence nothing (no shared term, no exact match) does not rank it. Each passage is
 represented by its best sentence (its others kept, best first, for when an overlapping neighbour quoted it).
@@ -54,7 +60,7 @@ from qa.cite import sentence_score
 from summarize.verify import Sentence, passage_sentences
 
 RRF_K = 10  # a small constant: the first few places of each signal are what counts
-WEIGHTS = {"bm25": 1.0, "exact": 0.5, "passage": 0.5, "cause": 1.0, "count": 1.0, "ratio": 1.0}
+WEIGHTS = {"bm25": 1.0, "exact": 0.5, "passage": 0.5, "cause": 1.0, "count": 1.0, "ratio": 1.0, "context": 1.0}
 MIN_CHARS = 20  # shorter "sentences" are headings, table cells and reference stubs
 BULLET = re.compile(r"^[•·\-–*]\s*")
 # "Why ...?", "... and why?", "..., and why that one?": the question (or one of its clauses) asks for a reason.
@@ -176,6 +182,12 @@ def rank_sentences(
         signals["count"] = [1.0 if count.search(text) else 0.0 for *_, text in found]
     if ASKS_RATIO.search(query):
         signals["ratio"] = [1.0 if STATES_RATIO.search(text) else 0.0 for *_, text in found]
+    sizes = SIZE.findall(query)
+    if sizes:
+        headings = _headings_above(archive, [passage.chunk for _, passage, _, _ in found])
+        values = [sum(size.lower() in headings[p.chunk.id] for size in sizes) for _, p, _, _ in found]
+        if any(values):
+            signals["context"] = [float(v) for v in values]
     fused = [0.0] * len(found)
     for name, values in signals.items():
         for i, contribution in enumerate(_reciprocal_ranks(values)):
@@ -190,6 +202,38 @@ def rank_sentences(
             ranked.sort(key=lambda item: -item[0])  # stable: equal scores keep the passage's order
             best.append(Candidate(passage, ranked[0][1], ranked[0][0], tuple(t for _, t in ranked[1:])))
     return sorted(best, key=lambda c: -c.score)
+
+
+# A model size in a question ("DeepSeekMoE 16B", "a 7B model"): papers that train several sizes describe each
+# under a heading that names it ("5. Scaling up to DeepSeekMoE 16B"), and the sections below repeat one another.
+SIZE = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?[BMK](?![\w-])")
+_NUMBERED = re.compile(r"^((?:\d+|[A-Z])(?:\.\d+)*)\.?\s")
+
+
+def headings_above(section: str, sections: Sequence[str]) -> list[str]:
+    """The headings of ``sections`` (a paper's, in order) above a numbered ``section``: "5. Scaling up to
+    DeepSeekMoE 16B" and "5.1. Experimental Setup" above "5.1.2. Hyper-Parameters"; none above a top-level or an
+    unnumbered one."""
+    m = _NUMBERED.match(section)
+    if not m or "." not in m.group(1):
+        return []
+    parts = m.group(1).split(".")
+    prefixes = {".".join(parts[:i]) for i in range(1, len(parts))}
+    return [title for title in sections if (t := _NUMBERED.match(title)) and t.group(1) in prefixes]
+
+
+def _headings_above(archive: Archive, chunks) -> dict[str, str]:
+    """Each chunk's headings_above, joined, lower case; each paper's sections read once."""
+    sections: dict[str, tuple[str, ...]] = {}
+    out: dict[str, str] = {}
+    for chunk in chunks:
+        if chunk.id in out:
+            continue
+        if chunk.paper_id not in sections:
+            record = archive.catalog.paper(chunk.paper_id)
+            sections[chunk.paper_id] = record.sections if record else ()
+        out[chunk.id] = " ".join(headings_above(chunk.section, sections[chunk.paper_id])).lower()
+    return out
 
 
 def _reciprocal_ranks(values: Sequence[float]) -> list[float]:
