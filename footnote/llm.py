@@ -19,6 +19,7 @@ import openai
 
 from footnote.errors import LLMError
 from footnote.settings import LLMSettings
+from footnote.text import plain_math
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +359,7 @@ class LLMClient:
         An English question without history is returned as is (nothing to resolve). Returns `question` unchanged
         on any `LLMError` or an implausible rewrite.
         """
-        if not question.strip() or (not history and question.isascii()):
+        if not question.strip() or (not history and plain_math(question).isascii()):  # math letters: English
             return question
         turns = "\n".join(f"User: {_one_line(q, 300)}\nAssistant: {_one_line(a, 300)}" for q, a in history[-3:])
         system = (

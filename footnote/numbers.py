@@ -51,7 +51,8 @@ def _number(m: re.Match) -> Number:
 # A number glued to a name: after a hyphen, in a word that has a letter before it ("MiMo-7B", "GPT-4o",
 # "Qwen2.5-7B", "Llama-3.1-8B-Instruct"; not the 20 of "10-20", nor the 9 of "top-9 experts"), or followed by one
 # letter that ends the word ("4o"; "80GB", "12.5Hz" and "a 7B-scale model" keep theirs).
-_IN_NAME_BEFORE = re.compile(r"(?![(\[]?top-$)\S*[^\W\d_]\S*-", re.IGNORECASE)  # the word's start, to the number
+_IN_NAME_BEFORE = re.compile(r"\S*[^\W\d_]\S*-")  # the word's start, up to the number
+_TOP = re.compile(r"(?<![^\W\d_])top-$", re.IGNORECASE)  # "top-9", '"top-5"', "top-1/top-5": no name
 _IN_NAME_AFTER = re.compile(r"^[^\W\d_](?![\w])")
 
 
@@ -64,6 +65,6 @@ def query_numbers(text: str) -> list[Number]:
         start, end = m.start("value"), m.end("unit") if m.group("unit") else m.end("value")
         head = text[:start]  # the number's word up to the number ("MiMo-" of "MiMo-7B"), or ""
         head = "" if not head or head[-1].isspace() else head.split()[-1]
-        if not (_IN_NAME_BEFORE.fullmatch(head) or _IN_NAME_AFTER.match(text[end:])):
+        if not ((_IN_NAME_BEFORE.fullmatch(head) and not _TOP.search(head)) or _IN_NAME_AFTER.match(text[end:])):
             out.append(_number(m))
     return out

@@ -374,7 +374,7 @@ class Catalog:
         after = re.compile(
             r"(?<![^\W_])"
             + r"[\W_]*".join(map(re.escape, parts))
-            + r"[ \-]?(?:[a-z](?=\d))?(\d+(?:\.\d+)?)(?![\d,]|[bkmt]\b)",
+            + r"[ \-]?(?:[a-z](?=\d))?(\d+(?:\.\d+)?)(?!\.?\d|,\d|[bkmt]\b)",
             re.IGNORECASE,
         )
         where, args = "chunks_fts MATCH ?", [match + " *"]

@@ -124,11 +124,12 @@ def ask(
     PDF is searched as the archive's text reads (footnote.text.plain_math: "top-𝐾out of 𝑁experts")."""
     settings = archive.settings.qa
     k = k or settings.k
-    query = plain_math(query or question)
+    query = query or question
+    typed, query = query, plain_math(query)  # the answer shows what was asked, as it was typed
     retriever = Retriever(archive)
     search = Query(query, k=max(k, settings.pool), paper_ids=paper_ids, since=since, until=until, route=True)
     pool = retriever.search(search)
-    answer = Answer(question, query, abstained=True, statements=[], passages=pool)
+    answer = Answer(question, typed, abstained=True, statements=[], passages=pool)
     if not pool:
         answer.note = "nothing in the archive matches"
         return answer

@@ -145,7 +145,7 @@ def cite(
     offsets: dict[str, list[int]] = {}
     ranked: list[tuple[float, Match]] = []
     top = passages[0].score if passages else 1.0
-    numbers = claim_numbers(archive.catalog, query, paper_ids)
+    numbers = claim_numbers(archive.catalog, query)
     for passage in passages:
         pid = passage.chunk.paper_id
         if pid not in offsets:
@@ -249,21 +249,31 @@ def _takes_versions(catalog: Catalog, word: str, number: str, paper_ids: Sequenc
     return sum(n for v, n in after.items() if _VERSION.fullmatch(v) and (_YEAR.fullmatch(v) is not None) == year) > 1
 
 
-def claim_numbers(catalog: Catalog, claim: str, paper_ids: Sequence[str] | None = None) -> list[Number]:
-    """The numbers the claim states (`query_numbers`), less the versions of its names: the 2.5 of "Gemini 2.5 Pro
-    scores 67.2" and the 2024 of "AIME 2024" are the name's, and a table states the score under a header that
-    names the model. A number a version-less word takes stays ("MT-Bench 7.5")."""
+def claim_numbers(catalog: Catalog, claim: str) -> list[Number]:
+    """The numbers the claim states (`query_numbers`), less the versions of its names and the numbers of its
+    references: the 2.5 of "Gemini 2.5 Pro scores 67.2" and the 2024 of "AIME 2024" are the name's (a table states
+    the score under a header that names the model), the 3 of "Table 3" points within a paper. Whether a word takes
+    versions is asked of the whole archive, whichever papers the claim is searched in (``cite --paper``): it is
+    the name's, not the selection's. A number after a word that takes none stays ("MT-Bench 7.5", "MT-Bench 6.3")."""
     numbers = query_numbers(claim)
     text = _THOUSANDS.sub(r"\1", claim)
+    drop = [m.group(1) for m in _REFERENCE_NUMBER.finditer(text)]
     for run in names(text, opening=True):
         for word, *after in _parts(run):
             version = after[0] if after else ""  # "AIME 2024 91.6": 2024 may be AIME's, 91.6 is a value
-            if not _VERSION.fullmatch(version) or not (
-                catalog.mentions_anywhere(f"{word} {version}", paper_ids=paper_ids)
-                or _takes_versions(catalog, word, version, paper_ids)
+            if (
+                _VERSION.fullmatch(version)
+                and not _REFERENCE.fullmatch(word)
+                and _takes_versions(catalog, word, version, None)
             ):
-                continue
-            same = next((n for n in numbers if n.text == version and not n.unit), None)
-            if same is not None:
-                numbers.remove(same)
+                drop.append(version)
+    for version in drop:
+        same = next((n for n in numbers if n.text == version and not n.unit), None)
+        if same is not None:
+            numbers.remove(same)
     return numbers
+
+
+_REFERENCE_NUMBER = re.compile(
+    r"\b(?:table|figure|fig|section|sec|appendix|equation|eq|algorithm|line|page|chapter)s?\.?\s+(\d+)\b", re.I
+)

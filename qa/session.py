@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from footnote.errors import FootnoteError
+from footnote.text import plain_math
 from qa.cite import _names
 from summarize.render import write_atomic
 
@@ -86,7 +87,7 @@ def standalone_query(question: str, session: Session | None, llm=None) -> str:
     entities carried over), and with an LLM a question in another language rewritten into English."""
     if session is not None and session.turns:
         return llm.rewrite_query(question, session.history()) if llm else resolve_offline(question, session)
-    if llm is not None and not question.isascii():
+    if llm is not None and not plain_math(question).isascii():  # math letters pasted from a PDF are English
         return llm.rewrite_query(question, [])  # e.g. a Korean question over English papers
     return question
 

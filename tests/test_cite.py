@@ -102,6 +102,16 @@ def test_the_number_of_a_name_is_the_names_not_the_claims(archive):
     assert [n.text for n in claim_numbers(catalog, "AIME 2024 91.6")] == ["91.6"]
     assert [n.text for n in claim_numbers(catalog, "MoBA on MT-Bench 7.5")] == ["7.5"]  # a value, see below
     assert [n.text for n in claim_numbers(catalog, "DeepSeek-V3 routes to its top-9 experts")] == ["9"]
+    # A value the archive prints after the name is no version ("MT-Bench 6.3" is in a table), and a value no paper
+    # states is said to be missing.
+    assert [n.text for n in claim_numbers(catalog, "MoBA on MT-Bench 6.3")] == ["6.3"]
+    missing = cite(archive, "MoBA on MT-Bench 9.7", k=5)
+    assert missing and all(m.numbers_found is False for m in missing)
+    assert [n.text for n in claim_numbers(catalog, "Table 3 shows 42.1")] == ["42.1"]  # a reference
+    assert [n.text for n in claim_numbers(catalog, "in Figure 3 MoBA reaches 6.5x")] == ["6.5x"]
+    # Versions are the name's whichever papers are searched: the paper given writes "AIME24", not "AIME 2024".
+    gemini_only = cite(archive, "Gemini 2.5 Pro scores 67.2 on SWE-bench Verified", k=1, paper_ids=["2506.13585"])
+    assert gemini_only[0].numbers_found is True
 
 
 def test_a_number_after_a_name_without_versions_is_a_value(archive):
@@ -112,6 +122,8 @@ def test_a_number_after_a_name_without_versions_is_a_value(archive):
     assert catalog.numbers_after("AIME")["2024"] > 1
     assert catalog.numbers_after("Seed")["1.5"] > 1 and catalog.numbers_after("Kimi")["1.5"] > 1  # Seed1.5, k1.5
     assert "8" not in catalog.numbers_after("Llama")  # Llama-8B: a size, no version
+    assert catalog.numbers_after("Pythia") == {}  # Pythia 2.8B, 6.9B: sizes, not versions 2 and 6
+    assert unknown_names(catalog, "Pythia 6 is evaluated") == []
     assert catalog.numbers_after("MoBA", paper_ids=[]) == {}
     assert unknown_names(catalog, "MoBA on MT-Bench 7.5") == []
     assert unknown_names(catalog, "DeepSeek-R1 Codeforces 2029") == []

@@ -45,6 +45,7 @@ def test_normalises_units_separators_and_zeros():
         ("80GB of memory, tokens at 12.5Hz", ["80", "12.5"]),
         # "top-" names no model: its number is the claim's
         ("routes each token to its top-9 experts (top-2) and Top-8", ["9", "2", "8"]),
+        ('"top-5" accuracy, top-1/top-5 76.1; laptop-3 and Stop-5 are names', ["5", "1", "5", "76.1"]),
     ],
 )
 def test_query_numbers_leave_out_the_numbers_of_names(query, expected):

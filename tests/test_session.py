@@ -42,3 +42,14 @@ def test_a_new_question_is_searched_as_asked():
 def test_a_bad_session_name_is_one_clear_error(archive):
     with pytest.raises(FootnoteError, match="not a session name"):
         ask_in_session(archive, "What is MoBA?", "../x")
+
+
+def test_an_english_question_pasted_from_a_pdf_is_not_rewritten_as_another_language(scripted_llm):
+    """LaTeX's math letters are not ASCII: a question pasted from a PDF was sent to the LLM to be translated."""
+    from footnote.llm import LLMClient
+
+    client = LLMClient(scripted_llm.settings())
+    question = "Why activate the top-𝐾out of 𝑁experts?"
+    assert standalone_query(question, None, client) == question
+    assert client.rewrite_query(question, []) == question
+    assert scripted_llm.requests == []
