@@ -441,11 +441,16 @@ def _heading_of(block: _Block, outline: dict[int, list[str]], last_top: list[int
     if _NAMED.match(text) and not text.endswith((".", ",", ";")) and len(text.split()) <= 8:
         return text
     m = _NUMBERED.match(text)
-    if not m or text.endswith((".", ",", ";", ":")) or _NOT_A_TITLE.search(m.group("title")):
-        return None  # sentences, table rows, contents lines ("1 Introduction 3"), affiliations ("1 X 2 Y")
+    if not m or text.endswith((".", ",", ";", ":")):
+        return None  # sentences
+    # Table rows, contents lines ("1 Introduction 3"), affiliations ("1 X 2 Y"): unless the outline has this very
+    # title ("7. DeepSeekMoE 145B Ongoing", whose 145 reads like a table's number)
+    row_like = _NOT_A_TITLE.search(m.group("title")) is not None
     if outline:
         key = _norm_title(text)
         titles = outline.get(block.page, []) + outline.get(block.page - 1, []) + outline.get(block.page + 1, [])
+        if row_like:
+            return text if key in titles else None
         return (
             text
             if any(
@@ -453,6 +458,8 @@ def _heading_of(block: _Block, outline: dict[int, list[str]], last_top: list[int
             )
             else None
         )
+    if row_like:
+        return None
     num = m.group("num")
     top = num.split(".")[0]
     if top.isdigit():

@@ -285,6 +285,17 @@ def test_introduction_references_and_abstract_are_found(paper_id):
         assert kinds.index("abstract") < kinds.index("introduction")
 
 
+def test_a_heading_the_outline_has_is_one_though_it_reads_like_a_table_row():
+    """ "7. DeepSeekMoE 145B Ongoing": a number of three digits marks table rows ("3 Training 1234"), and the section
+    was lost into the one before it; the PDF's outline names it, and that settles it."""
+    titles = [s.title for s in parsed("2401.06066").sections]
+    assert titles[titles.index("6.2. Evaluations") + 1 :][:3] == [
+        "7. DeepSeekMoE 145B Ongoing",
+        "7.1. Experimental Setup",
+        "7.2. Evaluations",
+    ]
+
+
 def test_two_column_icml_paper_sections():
     doc = parsed("2505.00212")
     by_title = {s.title: s.kind for s in doc.sections}
