@@ -217,8 +217,8 @@ def _parts(run: list[str]) -> list[list[str]]:
 
 # A number after a word that makes it a version of a name ("Llama 4", "Claude 3.5", "AIME 2024"), not a value said
 # of it ("MMBench 79.2", "GenEval 0.80", "top-K 12", "GRPO 256"): one digit (and one decimal), or a year.
-_VERSION = re.compile(r"[1-9](?:\.\d)?|(?:19|20)\d\d")
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_VERSION = re.compile(rf"[1-9](?:\.\d)?|{_YEAR.pattern}")
 
 
 def _mentioned(catalog: Catalog, part: list[str], paper_ids: Sequence[str] | None) -> bool:
@@ -274,6 +274,4 @@ def claim_numbers(catalog: Catalog, claim: str) -> list[Number]:
     return numbers
 
 
-_REFERENCE_NUMBER = re.compile(
-    r"\b(?:table|figure|fig|section|sec|appendix|equation|eq|algorithm|line|page|chapter)s?\.?\s+(\d+)\b", re.I
-)
+_REFERENCE_NUMBER = re.compile(rf"\b{_REFERENCE.pattern}\.?\s+(\d+)\b", re.I)  # "Table 3", "Figs. 4"
