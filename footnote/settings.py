@@ -65,7 +65,8 @@ class IndexSettings(BaseSettings):
     embedding_backend: Literal["auto", "openvino", "openvino-int8", "onnx-int8", "onnx", "torch"] = Field(
         "auto",
         description="How the embedding model runs: 'auto' (default: 'openvino-int8' on CPUs with AVX-512 VNNI or "
-        "AMX-INT8, else 'openvino'), 'openvino' (bf16 on CPUs with AMX or AMD's AVX-512 BF16, else fp32), "
+        "AMX-INT8, 'onnx-int8' on other CPUs with AVX2, else 'openvino'), 'openvino' (bf16 on CPUs with AMX or "
+        "AMD's AVX-512 BF16, else fp32), "
         "'openvino-int8' (statically int8-quantised by NNCF once per machine, for CPUs with int8 dot-product "
         "units), 'onnx-int8' (dynamically int8-quantised, onnxruntime), 'onnx' (fp32, onnxruntime) or 'torch' "
         "(sentence-transformers). All but torch use the model exported once to ~/.cache/footnote/onnx (torch is "

@@ -3,7 +3,10 @@
 Backends (Settings.index.embedding_backend):
 
 - "auto" (the default): "openvino-int8" on CPUs with int8 dot-product units (AVX-512 VNNI or AMX-INT8, as
-  /proc/cpuinfo lists them) when NNCF is installed, else "openvino" (`resolve_backend`);
+  /proc/cpuinfo lists them) when NNCF is installed; "onnx-int8" on x86 CPUs with AVX2 and no such units, where
+  onnxruntime's int8 kernels beat OpenVINO's fp32 (1.42x on an AMD Zen 3, bench/embed.py) and OpenVINO's own
+  int8 does not; else "openvino" (`resolve_backend`). Where its int8 model cannot be built, "auto" embeds in
+  fp32 on the same runtime instead ("openvino", "onnx");
 - "openvino": the model exported to ONNX, run by OpenVINO, in bf16 where that pays (AMX tiles, AMD's AVX-512
   BF16; index.embed_openvino.inference_precision), else fp32;
 - "openvino-int8": the export statically quantised to int8 by NNCF (once per machine, calibrated on
@@ -37,8 +40,11 @@ BACKENDS: tuple[Backend, ...] = ("openvino", "openvino-int8", "onnx-int8", "onnx
 Choice = Literal["auto", "openvino", "openvino-int8", "onnx-int8", "onnx", "torch"]
 DEFAULT_BACKEND: Choice = "auto"
 # CPU flags (Linux's names) of int8 dot-product units that OpenVINO's int8 kernels use: there the int8 model is
-# faster than bf16/fp32 (bench/embed.py). Without them (AVX2 only) int8 was slower than fp32.
+# faster than bf16/fp32 (bench/embed.py). Without them (AVX2 only) OpenVINO's int8 was slower than its fp32
+# (0.86x on an AMD Zen 3), onnxruntime's dynamically quantised int8 faster (1.42x; its AVX2 kernels multiply
+# bytes with VPMADDUBSW).
 INT8_FLAGS = frozenset({"avx512_vnni", "amx_int8"})
+AVX2 = "avx2"
 CPUINFO = Path("/proc/cpuinfo")
 
 
@@ -149,12 +155,14 @@ def _cpu_fields(cpuinfo: Path) -> dict[str, str]:
 
 def resolve_backend(backend: Choice, flags: frozenset[str] | None = None) -> Backend:
     """The backend "auto" stands for on this machine: "openvino-int8" where the CPU has int8 dot-product units
-    and NNCF (which quantises the model once) is installed, else "openvino". Other choices are returned as
-    they are."""
+    and NNCF (which quantises the model once) is installed; "onnx-int8" where it has AVX2 but no such units;
+    else "openvino". Other choices are returned as they are."""
     if backend != "auto":
         return backend
     flags = cpu_flags() if flags is None else flags
-    return "openvino-int8" if flags & INT8_FLAGS and _installed("nncf") else "openvino"
+    if flags & INT8_FLAGS:
+        return "openvino-int8" if _installed("nncf") else "openvino"
+    return "onnx-int8" if AVX2 in flags and _installed("onnxruntime") else "openvino"
 
 
 def _installed(package: str) -> bool:
@@ -182,7 +190,8 @@ def make_embedder(model: str = BUNDLED, batch_size: int = 64, backend: Choice = 
     if backend in ("onnx", "onnx-int8"):
         from index.embed_onnx import OnnxEmbedder
 
-        return OnnxEmbedder(model, resolve_model_path(model), "int8" if backend == "onnx-int8" else "fp32", batch_size)
+        variant = "int8" if backend == "onnx-int8" else "fp32"
+        return OnnxEmbedder(model, resolve_model_path(model), variant, batch_size, fallback=chosen == "auto")
     raise ValueError(f"unknown embedding backend {backend!r} (expected auto or one of {', '.join(BACKENDS)})")
 
 

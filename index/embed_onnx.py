@@ -49,12 +49,18 @@ _QUANTISED = {  # said while it is built
     "openvino-int8-attn": ", then quantising it with NNCF",
 }
 _SMALL = 1 << 20  # files up to this size are hashed by content, larger ones (weights) by size and mtime
+MIN_COSINE = 0.95  # the least cosine to fp32 over CHECK_TEXTS of a quantised model kept
 CHECK_TEXTS = (
     "We train the model with group relative policy optimization.",
     "Table 3: accuracy on GSM8K (%), MATH-500 and AIME 2024 for the 7B and 32B models.",
     "x",
     "Mixture-of-experts layers route each token to a few experts; " * 12,
 )
+
+
+class QuantisationRefused(RuntimeError):
+    """A quantised model's vectors drifted too far from fp32's; it is not kept, and the refusal is remembered
+    beside the export (``model-<variant>.failed``) so that it is not tried again with the same quantiser."""
 
 
 def cache_root() -> Path:
@@ -140,7 +146,7 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
     if target.is_file():
         return target
     failed = target.with_suffix(".failed")  # a quantisation whose result was refused: not tried again
-    refusal = _refusal(failed)  # ... with the same NNCF (another version may quantise differently)
+    refusal = _refusal(failed, variant)  # ... with the same quantiser (another version may quantise differently)
     if refusal is not None:
         raise RuntimeError(f"{refusal} (delete {failed} to try again)")
     if cache_dir is None and not _writable(root):  # a read-only home: build into the temp folder instead
@@ -158,36 +164,43 @@ def ensure_model(model_path: str | Path, variant: Variant, cache_dir: Path | Non
         fp32 = folder / "model-fp32.onnx"
         if not fp32.is_file():
             _write_atomic(fp32, lambda tmp: _export_fp32(Path(model_path), Path(tmp)))
-        if variant == "int8":
-            _write_atomic(target, lambda tmp: _fuse_and_quantize(Path(model_path), fp32, Path(tmp)))
-        elif variant in ("openvino-int8", "openvino-int8-attn"):
-            from index.embed_openvino import QuantisationRefused, quantize_int8
+        try:
+            if variant == "int8":
+                _write_atomic(target, lambda tmp: _fuse_and_quantize(Path(model_path), fp32, Path(tmp)))
+            elif variant in ("openvino-int8", "openvino-int8-attn"):
+                from index.embed_openvino import quantize_int8
 
-            try:
                 quantize_int8(Path(model_path), fp32, target, attention=variant == "openvino-int8-attn")
-            except QuantisationRefused as exc:
-                failed.write_text(json.dumps({"reason": str(exc), "nncf": _nncf_version()}) + "\n")
-                raise
+        except QuantisationRefused as exc:
+            package = _quantiser(variant)
+            failed.write_text(json.dumps({"reason": str(exc), package: _version(package)}) + "\n")
+            raise
         (folder / "source.json").write_text(json.dumps({"model": str(model_path), "version": CACHE_VERSION}))
     return target
 
 
-def _nncf_version() -> str | None:
+def _quantiser(variant: Variant) -> str:
+    """The package that quantises a variant: NNCF for OpenVINO's int8 models, onnxruntime for "int8"."""
+    return "onnxruntime" if variant == "int8" else "nncf"
+
+
+def _version(package: str) -> str | None:
     try:
-        return metadata.version("nncf")
+        return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
 
 
-def _refusal(failed: Path) -> str | None:
-    """Why the quantisation recorded in ``failed`` was refused, if it was refused by the NNCF installed now; None
-    when there is no record, or it came from another NNCF version (or an older footnote, which kept no version):
-    that one is tried again, and replaces the record if it is refused too."""
+def _refusal(failed: Path, variant: Variant) -> str | None:
+    """Why the quantisation recorded in ``failed`` was refused, if it was refused by the quantiser installed now
+    (`_quantiser`); None when there is no record, or it came from another version of it (or an older footnote,
+    which kept no version): that one is tried again, and replaces the record if it is refused too."""
     try:
         record = json.loads(failed.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(record, dict) or record.get("nncf") != _nncf_version():
+    package = _quantiser(variant)
+    if not isinstance(record, dict) or record.get(package) != _version(package):
         return None
     return str(record.get("reason", "int8 quantisation was refused"))
 
@@ -302,8 +315,8 @@ def _fuse_and_quantize(model_path: Path, fp32: Path, out: Path) -> None:
             logging.disable(logging.NOTSET)
     sample = _tokenize(model_path, CHECK_TEXTS, read_model_config(model_path)["max_tokens"])
     agreement = float(np.min(np.sum(_run(out, sample) * _run(fp32, sample), axis=1)))
-    if agreement < 0.95:
-        raise RuntimeError(f"int8 quantisation of {model_path} went wrong (cosine to fp32 {agreement:.3f})")
+    if agreement < MIN_COSINE:
+        raise QuantisationRefused(f"int8 quantisation of {model_path} went wrong (cosine to fp32 {agreement:.3f})")
 
 
 def _tokenize(model_path: Path, texts: Sequence[str], max_tokens: int) -> dict[str, np.ndarray]:
@@ -462,12 +475,34 @@ class BatchedEmbedder:
 
 
 class OnnxEmbedder(BatchedEmbedder):
-    """The exported model on onnxruntime, fp32 ("onnx") or int8 ("onnx-int8"), on all of the process's cores."""
+    """The exported model on onnxruntime, fp32 ("onnx") or int8 ("onnx-int8"), on all of the process's cores.
+    With ``fallback`` (int8 chosen by "auto"), a model that cannot be quantised is run in fp32 instead."""
 
-    def __init__(self, model: str, model_path: str, variant: Variant = "int8", batch_size: int = 64, **kw) -> None:
+    def __init__(
+        self,
+        model: str,
+        model_path: str,
+        variant: Variant = "int8",
+        batch_size: int = 64,
+        *,
+        fallback: bool = False,
+        **kw,
+    ) -> None:
         self.variant = variant
         self.backend = "onnx-int8" if variant == "int8" else "onnx"
+        self.fallback = fallback and variant == "int8"
         super().__init__(model, model_path, batch_size, **kw)
+
+    def _model_file(self) -> Path:
+        try:
+            return super()._model_file()
+        except Exception as exc:  # quantisation failing, or its result refused (ensure_model remembers that)
+            if not self.fallback:
+                raise
+            print(f"footnote: {exc}; embedding with the onnx backend instead", file=sys.stderr, flush=True)
+            self.backend, self.variant, self.fallback = "onnx", "fp32", False
+            self.name = f"{self.name.rpartition('#')[0]}#{self.backend}"
+            return super()._model_file()
 
     def _import_runtime(self) -> None:
         import onnxruntime  # noqa: F401

@@ -1,5 +1,6 @@
 """The exported model (index.embed_onnx's ``model-fp32.onnx``) on OpenVINO, as exported or int8-quantised: the
-default embedding backend ("auto" picks one of the two, index.embed.resolve_backend).
+default embedding backend ("auto" picks one of the two, except on CPUs with AVX2 but no int8 dot-product units,
+where onnxruntime's int8 is faster: index.embed.resolve_backend).
 
 On CPUs with AMX tiles (Sapphire Rapids and later) OpenVINO runs the exported model in bf16: about 2.5x
 onnxruntime int8 per core, 4x torch fp32, and practically exact (cosine to torch fp32 above 0.9999); so it does
@@ -7,9 +8,9 @@ on AMD's AVX-512 BF16 (Zen 4), 1.85x fp32 there. On other CPUs it runs in fp32, 
 AVX-512 BF16 but no AMX, where OpenVINO's bf16 kernels were 1.6x slower than its fp32 ones
 (`inference_precision`). The int8 model (`OpenVinoInt8Embedder`, cosine 0.993) is faster still where the CPU
 has int8 dot-product units: 1.39x bf16 on a Zen 4 (AVX-512 VNNI), 1.10-1.14x on an Emerald Rapids (AMX), and
-slower than fp32 on a Zen 3 (AVX2 only). The model runs as one stream per core, batches in parallel (a query,
-one batch, runs on one stream). OpenVINO's compiled-model cache sits next to the export (``<key>/openvino/``),
-so a fresh process loads the compiled blob instead of compiling again.
+slower than fp32 on a Zen 3 (AVX2 only: 0.86x, 2026-12-07). The model runs as one stream per core, batches in
+parallel (a query, one batch, runs on one stream). OpenVINO's compiled-model cache sits next to the export
+(``<key>/openvino/``), so a fresh process loads the compiled blob instead of compiling again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from index import embed
-from index.embed_onnx import BatchedEmbedder
+from index.embed_onnx import MIN_COSINE, BatchedEmbedder, QuantisationRefused
 
 # CPU flags (Linux's names) of AMX, bf16 and int8 matrix tiles: where bf16 pays most, and where attention's
 # products stay out of int8 quantisation (see `inference_precision` and `OpenVinoInt8Embedder`).
@@ -152,13 +153,6 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
 # the recipe was chosen (quantising them too was measured slower there); the names are those of the
 # transformers BERT export, and a model without them simply has every MatMul quantised.
 ATTENTION_MATMULS = r".*/attention/self/MatMul(_\d+)?$"
-
-
-MIN_COSINE = 0.95  # the least cosine to fp32 over index.embed_onnx.CHECK_TEXTS of a quantised model kept
-
-
-class QuantisationRefused(RuntimeError):
-    """The quantised model's vectors drifted too far from fp32's; it is not kept."""
 
 
 def quantize_int8(model_path: Path, fp32: Path, target: Path, batch: int = 8, *, attention: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""The default embedding backend, "auto": int8 on CPUs with int8 dot-product units, else OpenVINO bf16/fp32."""
+"""The default embedding backend, "auto": OpenVINO's int8 on CPUs with int8 dot-product units, onnxruntime's int8
+on other x86 CPUs with AVX2, else OpenVINO bf16/fp32."""
 
 from __future__ import annotations
 
@@ -29,9 +30,16 @@ def cpuinfo(tmp_path: Path, flags: str, vendor: str = "AuthenticAMD") -> Path:
 
 @pytest.mark.parametrize(
     ("flags", "expected"),
-    [(ZEN3, "openvino"), (ZEN4, "openvino-int8"), (EMERALD_RAPIDS, "openvino-int8"), ("", "openvino")],
+    [
+        (ZEN3, "onnx-int8"),  # AVX2 only: onnxruntime's int8 1.42x OpenVINO's fp32, OpenVINO's int8 0.86x
+        (ZEN4, "openvino-int8"),
+        (EMERALD_RAPIDS, "openvino-int8"),
+        (XEON_NO_AMX, "openvino-int8"),
+        ("fpu sse sse2 ssse3 sse4_1 sse4_2 avx", "openvino"),  # no AVX2: nothing measured, OpenVINO's fp32
+        ("", "openvino"),  # flags unknown (not Linux, or not x86)
+    ],
 )
-def test_auto_picks_int8_only_where_the_cpu_has_int8_units(tmp_path, flags, expected):
+def test_auto_picks_int8_where_it_was_measured_faster(tmp_path, flags, expected):
     assert resolve_backend("auto", cpu_flags(cpuinfo(tmp_path, flags))) == expected
 
 
@@ -44,6 +52,12 @@ def test_an_explicit_backend_is_kept_whatever_the_cpu():
 def test_auto_without_nncf_stays_on_openvino(monkeypatch):
     monkeypatch.setitem(sys.modules, "nncf", None)  # as if not installed
     assert resolve_backend("auto", frozenset({"avx512_vnni", "amx_int8"})) == "openvino"
+    assert resolve_backend("auto", frozenset({"avx2"})) == "onnx-int8"  # NNCF is OpenVINO's quantiser only
+
+
+def test_auto_without_onnxruntime_stays_on_openvino(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert resolve_backend("auto", frozenset({"avx2"})) == "openvino"
 
 
 def test_no_cpuinfo_means_no_flags(tmp_path):
@@ -54,7 +68,8 @@ def test_no_cpuinfo_means_no_flags(tmp_path):
 
 def test_this_machine_resolves_to_a_concrete_backend():
     flags = cpu_flags()
-    assert resolve_backend("auto") == ("openvino-int8" if flags & embed.INT8_FLAGS else "openvino")
+    expected = "openvino-int8" if flags & embed.INT8_FLAGS else "onnx-int8" if "avx2" in flags else "openvino"
+    assert resolve_backend("auto") == expected
 
 
 def test_auto_is_the_default_and_names_what_it_chose(tmp_path, monkeypatch):
@@ -119,6 +134,50 @@ def test_auto_falls_back_to_openvino_where_int8_cannot_be_built(tmp_path, monkey
     explicit = embed.make_embedder(BUNDLED, 64, "openvino-int8")
     explicit.cache_dir = tmp_path
     with pytest.raises(RuntimeError, match=r"cosine to fp32 0\.412"):
+        explicit.embed(["x"])
+
+
+def test_auto_falls_back_to_fp32_onnx_where_onnxruntime_int8_cannot_be_built(tmp_path, monkeypatch, capfd):
+    """On an AVX2 CPU "auto" picks onnx-int8; a quantised model refused is remembered with onnxruntime's
+    version, "auto" embeds with the fp32 export on onnxruntime and does not quantise again, and an explicit
+    onnx-int8 fails with the reason."""
+    from index import embed_onnx
+
+    folder = _cache_with_the_fp32_export(tmp_path)
+    monkeypatch.setattr(embed, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    calls = []
+
+    def refused(model_path, fp32, out):
+        calls.append(out)
+        raise embed_onnx.QuantisationRefused("int8 quantisation went wrong (cosine to fp32 0.321)")
+
+    monkeypatch.setattr(embed_onnx, "_fuse_and_quantize", refused)
+    auto = embed.make_embedder(BUNDLED, 64, "auto")
+    auto.cache_dir = tmp_path
+    assert auto.name == f"{BUNDLED}#onnx-int8"
+    vector = auto.embed(["sparse attention over blocks of the context"])
+    assert auto.name == f"{BUNDLED}#onnx" and len(calls) == 1
+    assert "cosine to fp32 0.321" in capfd.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["model-fp32.onnx", "model-int8.failed"]
+    record = json.loads((folder / "model-int8.failed").read_text())
+    assert record == {
+        "reason": "int8 quantisation went wrong (cosine to fp32 0.321)",
+        "onnxruntime": metadata.version("onnxruntime"),
+    }
+
+    plain = embed.make_embedder(BUNDLED, 64, "onnx")
+    plain.cache_dir = tmp_path
+    assert (vector @ plain.embed(["sparse attention over blocks of the context"]).T).item() > 0.9999
+
+    again = embed.make_embedder(BUNDLED, 64, "auto")
+    again.cache_dir = tmp_path
+    again.embed(["x"])
+    assert len(calls) == 1 and again.name == f"{BUNDLED}#onnx"
+    assert "delete" in capfd.readouterr().err
+
+    explicit = embed.make_embedder(BUNDLED, 64, "onnx-int8")
+    explicit.cache_dir = tmp_path
+    with pytest.raises(RuntimeError, match=r"cosine to fp32 0\.321"):
         explicit.embed(["x"])
 
 
