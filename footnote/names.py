@@ -30,6 +30,7 @@ _ROMAN = re.compile(r"I{2,3}|IV|VI{1,3}|IX|XI{1,3}")  # II to XIII but V and X (
 # A bare number in a run of names: it belongs to the word before it ("Llama 4", "Qwen 2.5"); index.route and
 # qa.cite split a run into words by it.
 BARE_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_TOP_N = re.compile(r"top-(?:\d+|k)", re.IGNORECASE)  # "top-9 experts", "top-K routing": a count, not a name
 _BREAK = re.compile(r"[?!;:,()\[\]\"“”/]")  # between two words: they belong to different names ("Moonlight/Muon")
 
 
@@ -38,6 +39,8 @@ def tokens(question: str) -> list[str]:
 
 
 def _is_name(token: str, first: bool) -> bool:
+    if _TOP_N.fullmatch(token):
+        return False
     has_digit = any(c.isdigit() for c in token)
     has_alpha = any(c.isalpha() for c in token)
     if has_digit and has_alpha:

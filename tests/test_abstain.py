@@ -83,6 +83,12 @@ def test_names_are_runs_of_capitalised_or_digit_tokens():
     assert names("How does RL help an LLM?") == []  # short generic acronyms alone say little
 
 
+def test_a_top_n_count_is_no_name():
+    assert names("DeepSeek-V3 routes each token to its top-9 experts") == [["DeepSeek-V3"]]
+    assert names("Top-1 accuracy of MoBA with top-K 12 blocks", opening=True) == [["MoBA"]]
+    assert names("Is top-k gating used in Top-KAST?") == [["Top-KAST"]]  # a name that begins with it
+
+
 def test_a_name_ends_at_punctuation_but_not_at_an_abbreviation():
     carried = "and how does that compare with Kimi k1.5? DeepSeek-R1 AIME What pass@1 score does DeepSeek-R1 get?"
     assert names(carried) == [["Kimi", "k1.5"], ["DeepSeek-R1", "AIME"], ["DeepSeek-R1"]]

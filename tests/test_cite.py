@@ -227,7 +227,8 @@ def test_a_claim_about_what_no_paper_names_says_so_first(archive, corpus_home):
     assert unknown_names(catalog, "Llama 4 Scout supports a 10M-token context") == ["Llama 4 Scout"]
     assert unknown_names(catalog, "Kimi k1.5 reaches 77.5 on AIME 2024") == []
     assert unknown_names(catalog, "AIME 2024 score Seed1.5-Thinking MiniMax-M1-80k") == []
-    assert unknown_names(catalog, "block size 4096 top-K 12") == []  # a value after a name, not a version
+    assert unknown_names(catalog, "block size 4096 top-K 12") == []  # a value after a count, not a version
+    assert unknown_names(catalog, "DeepSeek-V3 routes to its top-9 experts") == []  # "top-9" is no name
     assert unknown_names(catalog, "Janus-Pro reaches MMBench 79.2") == []
     assert unknown_names(catalog, "SWE-smith 5,016 expert trajectories") == []  # one number, not "SWE-smith 5"
     assert unknown_names(catalog, "Llama 5 reaches 90% on MMLU") == ["Llama 5"]  # the corpus knows Llama 3
