@@ -73,6 +73,7 @@ def test_this_machine_resolves_to_a_concrete_backend():
 
 
 def test_auto_is_the_default_and_names_what_it_chose(tmp_path, monkeypatch):
+    monkeypatch.delenv("FOOTNOTE_EMBEDDING_BACKEND")  # pinned for the other tests (conftest.py)
     assert Settings(home=tmp_path).index.embedding_backend == "auto"
     monkeypatch.setenv("FOOTNOTE_EMBEDDING_BACKEND", "auto")
     assert Settings(home=tmp_path).index.embedding_backend == "auto"

@@ -325,11 +325,22 @@ def test_a_question_naming_a_size_ranks_the_section_of_that_size_first(archive, 
     """DeepSeekMoE's 145B section (p. 21) repeats its 16B setup ("As in DeepSeekMoE 16B, we also substitute all
     FFNs except for the first layer ..."), naming 16B where the 16B section's own sentences (p. 15, under "5.
     Scaling up to DeepSeekMoE 16B") do not: the 145B passage ranked first. The heading above a section counts for
-    a question that names a size (ask R@1 75.7% -> 77.7%, eight questions, one a place lower)."""
+    a question that names a size (ask R@1 75.7% -> 77.7%, eight questions, one a place lower). Which passage of
+    the 16B section ranks first depends on the vectors (p. 15's hyper-parameters with the int8 model this was
+    measured with, p. 16's comparison with DeepSeek 7B in fp32 for the second question), so what is checked is
+    the section."""
     retriever = Retriever(archive)
     query = Query(question, k=archive.settings.qa.pool, route=True)
     pool, named = retriever.search(query), retriever.named(query)
-    first = rank_sentences(archive, question, pool, named)[0].passage.chunk
-    assert (first.paper_id, first.page_start, first.section) == ("2401.06066", 15, "5.1.2. Hyper-Parameters")
+    sections = archive.catalog.paper("2401.06066").sections
+
+    def under_16b(chunk) -> bool:
+        return chunk.paper_id == "2401.06066" and "5. Scaling up to DeepSeekMoE 16B" in headings_above(
+            chunk.section, sections
+        )
+
+    assert under_16b(rank_sentences(archive, question, pool, named)[0].passage.chunk)
     monkeypatch.setitem(WEIGHTS, "context", 0.0)
-    assert rank_sentences(archive, question, pool, named)[0].passage.chunk.page_start != 15
+    first = rank_sentences(archive, question, pool, named)[0].passage.chunk
+    assert not under_16b(first)
+    assert first.section == "7.1. Experimental Setup"  # the 145B one (pp. 21-22), which repeats "DeepSeekMoE 16B"
