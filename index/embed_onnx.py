@@ -401,6 +401,9 @@ class BatchedEmbedder:
 
     backend = ""
     max_batch_tokens = 4096
+    # The backend whose fp32 export, on the same runtime, runs where this one's int8 model cannot be built; set
+    # where "auto" chose the int8 backend (`_model_file`).
+    fallback: str | None = None
 
     def __init__(
         self,
@@ -440,9 +443,21 @@ class BatchedEmbedder:
         self._model_file()
 
     def _model_file(self) -> Path:
-        """The cached export this backend runs, exported first if missing (found once: its key hashes files)."""
+        """The cached export this backend runs, exported first if missing (found once: its key hashes files).
+        Where the int8 model cannot be built (its quantiser missing or failing, or its result refused, which
+        ensure_model remembers) and `fallback` names a backend, that backend's fp32 export runs instead."""
         if self.model_file is None:
-            self.model_file = ensure_model(self.model_path, self.variant, self.cache_dir)
+            try:
+                self.model_file = ensure_model(self.model_path, self.variant, self.cache_dir)
+            except Exception as exc:
+                if self.fallback is None:
+                    raise
+                print(
+                    f"footnote: {exc}; embedding with the {self.fallback} backend instead", file=sys.stderr, flush=True
+                )
+                self.backend, self.variant, self.fallback = self.fallback, "fp32", None
+                self.name = f"{self.name.rpartition('#')[0]}#{self.backend}"
+                self.model_file = ensure_model(self.model_path, self.variant, self.cache_dir)
         return self.model_file
 
     def _import_runtime(self) -> None:
@@ -490,19 +505,8 @@ class OnnxEmbedder(BatchedEmbedder):
     ) -> None:
         self.variant = variant
         self.backend = "onnx-int8" if variant == "int8" else "onnx"
-        self.fallback = fallback and variant == "int8"
+        self.fallback = "onnx" if fallback and variant == "int8" else None
         super().__init__(model, model_path, batch_size, **kw)
-
-    def _model_file(self) -> Path:
-        try:
-            return super()._model_file()
-        except Exception as exc:  # quantisation failing, or its result refused (ensure_model remembers that)
-            if not self.fallback:
-                raise
-            print(f"footnote: {exc}; embedding with the onnx backend instead", file=sys.stderr, flush=True)
-            self.backend, self.variant, self.fallback = "onnx", "fp32", False
-            self.name = f"{self.name.rpartition('#')[0]}#{self.backend}"
-            return super()._model_file()
 
     def _import_runtime(self) -> None:
         import onnxruntime  # noqa: F401

@@ -133,20 +133,10 @@ class OpenVinoInt8Embedder(OpenVinoEmbedder):
         **kw,
     ) -> None:
         super().__init__(model, model_path, batch_size, **kw)
-        self.fallback = fallback  # chosen by "auto": where the int8 model cannot be built, run "openvino"
+        # chosen by "auto": where the int8 model cannot be built, run "openvino" (BatchedEmbedder._model_file)
+        self.fallback = OpenVinoEmbedder.backend if fallback else None
         flags = embed.cpu_flags() if flags is None else flags
         self.variant = "openvino-int8" if AMX_INT8 in flags else "openvino-int8-attn"
-
-    def _model_file(self) -> Path:
-        try:
-            return super()._model_file()
-        except Exception as exc:  # NNCF missing or failing, or its result refused (ensure_model remembers that)
-            if not self.fallback:
-                raise
-            print(f"footnote: {exc}; embedding with the openvino backend instead", file=sys.stderr, flush=True)
-            self.backend, self.variant = OpenVinoEmbedder.backend, OpenVinoEmbedder.variant
-            self.name = f"{self.name.rpartition('#')[0]}#{self.backend}"
-            return super()._model_file()
 
 
 # The products of queries with keys and of attention weights with values: left in bf16 on CPUs with AMX, where

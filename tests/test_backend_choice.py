@@ -107,6 +107,26 @@ def _refusing_quantisation(monkeypatch, reason: str) -> list:
     return calls
 
 
+def _stays_fallen_back(tmp_path, capfd, vector, calls: list, fp32: str, int8: str, reason: str) -> None:
+    """After "auto" fell back from ``int8`` to ``fp32`` (a backend name each), with ``vector`` embedded then: the
+    vector is the fp32 backend's, a later "auto" embeds with it too without quantising again (saying how to try
+    again), and an explicit ``int8`` fails with the refusal's ``reason`` (a pattern)."""
+    plain = embed.make_embedder(BUNDLED, 64, fp32)
+    plain.cache_dir = tmp_path
+    assert (vector @ plain.embed(["sparse attention over blocks of the context"]).T).item() > 0.9999
+
+    again = embed.make_embedder(BUNDLED, 64, "auto")
+    again.cache_dir = tmp_path
+    again.embed(["x"])
+    assert len(calls) == 1 and again.name == f"{BUNDLED}#{fp32}"
+    assert "delete" in capfd.readouterr().err
+
+    explicit = embed.make_embedder(BUNDLED, 64, int8)
+    explicit.cache_dir = tmp_path
+    with pytest.raises(RuntimeError, match=reason):
+        explicit.embed(["x"])
+
+
 def test_auto_falls_back_to_openvino_where_int8_cannot_be_built(tmp_path, monkeypatch, capfd):
     """A quantised model refused (its vectors drifted from fp32's) is remembered beside the export; "auto" then
     embeds with openvino, says so once per process, and does not quantise again; an explicit openvino-int8
@@ -122,20 +142,7 @@ def test_auto_falls_back_to_openvino_where_int8_cannot_be_built(tmp_path, monkey
     refusal = "model-openvino-int8-attn.failed"  # the variant of a CPU without AMX
     assert sorted(p.name for p in folder.iterdir()) == ["model-fp32.onnx", refusal, "openvino"]
 
-    plain = embed.make_embedder(BUNDLED, 64, "openvino")
-    plain.cache_dir = tmp_path
-    assert (vector @ plain.embed(["sparse attention over blocks of the context"]).T).item() > 0.9999
-
-    again = embed.make_embedder(BUNDLED, 64, "auto")
-    again.cache_dir = tmp_path
-    again.embed(["x"])
-    assert len(calls) == 1 and again.name == f"{BUNDLED}#openvino"
-    assert "delete" in capfd.readouterr().err
-
-    explicit = embed.make_embedder(BUNDLED, 64, "openvino-int8")
-    explicit.cache_dir = tmp_path
-    with pytest.raises(RuntimeError, match=r"cosine to fp32 0\.412"):
-        explicit.embed(["x"])
+    _stays_fallen_back(tmp_path, capfd, vector, calls, "openvino", "openvino-int8", r"cosine to fp32 0\.412")
 
 
 def test_auto_falls_back_to_fp32_onnx_where_onnxruntime_int8_cannot_be_built(tmp_path, monkeypatch, capfd):
@@ -166,20 +173,7 @@ def test_auto_falls_back_to_fp32_onnx_where_onnxruntime_int8_cannot_be_built(tmp
         "onnxruntime": metadata.version("onnxruntime"),
     }
 
-    plain = embed.make_embedder(BUNDLED, 64, "onnx")
-    plain.cache_dir = tmp_path
-    assert (vector @ plain.embed(["sparse attention over blocks of the context"]).T).item() > 0.9999
-
-    again = embed.make_embedder(BUNDLED, 64, "auto")
-    again.cache_dir = tmp_path
-    again.embed(["x"])
-    assert len(calls) == 1 and again.name == f"{BUNDLED}#onnx"
-    assert "delete" in capfd.readouterr().err
-
-    explicit = embed.make_embedder(BUNDLED, 64, "onnx-int8")
-    explicit.cache_dir = tmp_path
-    with pytest.raises(RuntimeError, match=r"cosine to fp32 0\.321"):
-        explicit.embed(["x"])
+    _stays_fallen_back(tmp_path, capfd, vector, calls, "onnx", "onnx-int8", r"cosine to fp32 0\.321")
 
 
 @pytest.mark.parametrize("record", ['{"reason": "went wrong (cosine to fp32 0.412)", "nncf": "0.0.1"}', "went wrong\n"])
