@@ -17,6 +17,7 @@ the page above reads in 0.03 s, 0.05 s with the rewriting.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from pymupdf import mupdf
@@ -88,20 +89,16 @@ def drop_invocations(content: bytes, names: list[bytes]) -> bytes:
     """``content`` without "/<name> Do" for the given names, outside text objects."""
     if not names:
         return content
-    calls = [b"/%s%sDo" % (name, space) for name in names for space in (b" ", b"\n", b"\r\n")]
+    # One pattern for every name: a plot may empty dozens of marker forms, and a replace per name and
+    # separator per stretch between text objects cost 0.1 s on one paper (2501.12599).
+    call = re.compile(rb"/(?:%s)(?: |\r?\n)Do" % b"|".join(re.escape(name) for name in names))
     out, pos = [], 0
     for start, end in _text_objects(content):
-        out.append(_without(content[pos:start], calls))
+        out.append(call.sub(b"", content[pos:start]))
         out.append(content[start:end])
         pos = end
-    out.append(_without(content[pos:], calls))
+    out.append(call.sub(b"", content[pos:]))
     return b"".join(out)
-
-
-def _without(segment: bytes, calls: list[bytes]) -> bytes:
-    for call in calls:
-        segment = segment.replace(call, b"")
-    return segment
 
 
 def _text_objects(content: bytes) -> list[tuple[int, int]]:
