@@ -123,6 +123,28 @@ def _is_measure(number) -> bool:
     return number.unit in ("%", "×") or ("." in number.text and not number.unit)  # "80.0", whose value is "80"
 
 
+# A caption inside a sentence, after other words: a figure's or a table's own text (a plot's legend, a table's
+# cells) run on into it ("Curriculum Transition Baseline (Uniform Sampling) Curriculum Learning Figure 9: ...").
+_INNER_CAPTION = re.compile(r"\S\s+(?:Figure|Fig\.|Table)\s+\d+:\s")
+
+# A name of a model, a method or a benchmark: a word that begins with a letter and has a digit or a capital inside
+# ("GPT-4o-0513", "Qwen2.5", "LLaMA2", "DeepSeek-V3", "GShard", "QwQ-32B", "Step-Audio"); not an acronym alone
+# ("GPU", "SFT", "GPUs") nor a capitalised word ("Baseline").
+_NAME = re.compile(r"(?<![\w.-])(?=[\w.-]*(?:\d|[a-z][A-Z]|[A-Z]{2}[a-z]{2}|[A-Za-z]-[A-Z]))[A-Za-z][\w.-]*")
+
+
+def other_names(text: str, subject: frozenset[str] = frozenset()) -> set[str]:
+    """The names in ``text`` but the paper's own (each part of the name a word of its title, ``subject``):
+    in "we compare DeepSeekMoE 16B with GShard 2.9B" from the DeepSeekMoE paper, {"GShard"}."""
+    found = set()
+    for m in _NAME.finditer(text):
+        name = m.group().rstrip(".-")
+        parts = [p for p in re.split(r"[^a-z0-9]+", name.lower()) if p]
+        if name and not all(part in subject for part in parts):
+            found.add(name)
+    return found
+
+
 # A sentence that only announces a list, its first item's heading run on ("... as follows: • Architectural
 # Innovation."): the list's items are the statements.
 _LIST_LEAD = re.compile(r":\s*[•·]\s*[^.•:]{0,60}\.$")
@@ -263,6 +285,10 @@ def pick_sentences(
                 continue
             if _LIST_LEAD.search(text):
                 continue  # "Our contributions are summarized as follows: • Architectural Innovation."
+            if _INNER_CAPTION.search(text):
+                continue  # a figure's words run on into its caption
+            if text.endswith("?") and not topic.stance:
+                continue  # a question states no setting, baseline or result (a problem it may pose: motivation)
             cues = cue_hits(topic, text, subject) or int(block == under)
             if not cues:
                 continue
@@ -274,6 +300,8 @@ def pick_sentences(
             words = _words(text)
             overlap = len(words & query_words) / (1 + len(query_words)) ** 0.5
             score = 1.0 / (1 + rank) + 0.3 * overlap + 0.1 * min(cues, 3)
+            if topic.names_others:
+                score += 0.1 * min(len(other_names(text, subject)), 3)
             if chunk.kind in prefer_kinds:
                 score += 0.6
             elif chunk.kind == "appendix":

@@ -29,6 +29,10 @@ class Topic:
     # (summarize.extractive.titled_paragraph). Without one, a run-in heading with a cue word counts
     # ("Node-Limited Routing." has "limited", and is no limitation: hence a heading of its own for stance topics).
     heading: re.Pattern[str] | None = None
+    # The topic is who or what the paper measures itself against: a sentence that names other systems ("against
+    # several strong baselines, including DeepSeek-V3, Claude-Sonnet-3.5-1022, GPT-4o-0513") states it better
+    # than one that only says "compared" (summarize.extractive.other_names).
+    names_others: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,16 @@ SECTIONS: tuple[SectionSpec, ...] = (
             Topic(("masking strategy masked tokens mask ratio loss masking",), _cue(r"\bmask"), label="masking"),
             Topic(
                 ("baselines we compare against compared with other models",),
-                _cue(r"\b(baseline|compar|versus|vs\.?|against|outperform|relative to)"),
+                # Not "comparable", "comparison between" or "robust against noise": a baseline is compared with
+                # or against, by name, or as "the baseline", "prior methods", "state-of-the-art models".
+                _cue(
+                    r"\b(baselines?\b|compar(?:e|ed|es|ing|isons?)\b(?!\s+(?:between|among|across)\b)|versus|"
+                    r"vs\.?|outperform|relative to|against\s+(?:(?-i:[A-Z0-9])|(?:several|strong|other|all|existing|"
+                    r"prior|previous|state|leading|competing|the (?:baseline|original|standard|previous|prior|"
+                    r"best|strong))))"
+                ),
                 label="baselines",
+                names_others=True,
             ),
         ),
         ("experiments", "results"),

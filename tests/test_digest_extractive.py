@@ -15,6 +15,7 @@ from summarize.digest import build_digest
 from summarize.extractive import (
     cue_hits,
     measures,
+    other_names,
     result_numbers,
     run_in_heading,
     title_words,
@@ -153,21 +154,92 @@ def test_without_heading(text, section, chunk, offset, expected):
     assert without_heading(text, section, chunk, offset) == expected
 
 
-def test_a_sentence_states_one_sections_topic_not_two(corpus_home):
-    """MoBA's RULER sentence was its datasets, its baselines and its results; 21 sentences of the 19 papers'
-    digests stood in two sections. Each now goes to the first section that claims it (CLAIM_ORDER). Nor is a
-    plot's axis ("0 10 20 30 40 Iteration 0.30 ...") or a contents line ("35 6 Conclusion ...") a statement."""
+@pytest.fixture(scope="module")
+def corpus_digest(corpus_home) -> dict:
+    """The extractive digest of all 19 papers, in English, as JSON."""
     archive = Archive(Settings(home=corpus_home))
     try:
         ids = [r.id for r in archive.papers()]
         assert len(ids) == 19
-        doc = build_digest("2025-05-07", archive, ids, lang="en", generator="extractive").to_json()
+        return build_digest("2025-05-07", archive, ids, lang="en", generator="extractive").to_json()
     finally:
         archive.close()
-    for paper in doc["papers"]:
+
+
+def test_a_sentence_states_one_sections_topic_not_two(corpus_digest):
+    """MoBA's RULER sentence was its datasets, its baselines and its results; 21 sentences of the 19 papers'
+    digests stood in two sections. Each now goes to the first section that claims it (CLAIM_ORDER). Nor is a
+    plot's axis ("0 10 20 30 40 Iteration 0.30 ...") or a contents line ("35 6 Conclusion ...") a statement."""
+    for paper in corpus_digest["papers"]:
         texts = [s["text"] for section in paper["sections"] for s in section["statements"]]
         assert len(texts) == len(set(texts)), paper["id"]
         assert not [t for t in texts if re.match(r"(\d+(\.\d+)? ){2,}", t)], paper["id"]
+
+
+def test_no_statement_is_a_figures_words_run_into_its_caption_or_a_question(corpus_digest):
+    """Four statements of the 19 papers' digests were a plot's or a table's words run on into its caption ("Curriculum
+    Transition Baseline (Uniform Sampling) Curriculum Learning Figure 9: Analysis of ...", Kimi k1.5's baselines; a
+    table of 2411.16489 under its results), and one a question ("how does this compare to simply increasing the
+    model size?", k1.5's baselines again). A question may pose the paper's problem (motivation), nothing else."""
+    stance = {spec.key for spec in SECTIONS if any(topic.stance for topic in spec.topics)}
+    for paper in corpus_digest["papers"]:
+        for section in paper["sections"]:
+            for statement in section["statements"]:
+                text = statement["text"]
+                assert not re.search(r"\S\s+(Figure|Table) \d+: ", text), (paper["id"], text)
+                assert section["key"] in stance or not text.endswith("?"), (paper["id"], text)
+
+
+def _baselines(digest: dict, paper_id: str) -> list[str]:
+    paper = next(p for p in digest["papers"] if p["id"] == paper_id)
+    setup = next(s for s in paper["sections"] if s["key"] == "setup")
+    return [s["text"] for s in setup["statements"] if s["label"] == "baselines"]
+
+
+def test_baselines_name_what_the_paper_compares_itself_with(corpus_digest):
+    """Kimi-Audio's baselines were "Our toolkit offers ... side-by-side comparisons" and a table's caption; Kimi
+    k1.5's a caption and a question; Open-Reasoner-Zero's "the robustness of our method against temporary
+    variations". Each now states what it is compared with."""
+    kimi_audio = " ".join(_baselines(corpus_digest, "2504.18425"))
+    assert {"Qwen2-Audio", "Baichuan-Audio", "GLM-4-Voice"} <= other_names(kimi_audio), kimi_audio
+    assert any("baseline method" in text for text in _baselines(corpus_digest, "2501.12599"))
+    assert not any("against temporary variations" in text for text in _baselines(corpus_digest, "2503.24290"))
+
+
+BASELINES = next(topic for spec in SECTIONS for topic in spec.topics if topic.label == "baselines")
+
+
+@pytest.mark.parametrize(
+    ("text", "hits"),
+    [
+        ("We conduct comprehensive evaluations against several strong baselines, including DeepSeek-V3.", 2),
+        ("Panels rate model outputs against Deepseek R1 under predefined criteria.", 1),
+        ("We compare MiMo-7B-Base with other open-source base models.", 1),
+        ("This approach is compared to a baseline method that employs uniform sampling.", 2),
+        ("This indicates the robustness of our method against temporary variations in length.", 0),
+        ("As shown in Table 2, Llama-8B-1M-MoBA performs highly comparable to that of the full model.", 0),
+        ("Additionally, we support comparison between different iterations of synthetic data.", 0),
+    ],
+)
+def test_a_baseline_is_what_the_paper_is_compared_with(text, hits):
+    assert cue_hits(BASELINES, text) == hits
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "names"),
+    [
+        (
+            "against baselines including DeepSeek-V2.5-0905, Qwen2.5 72B Instruct, LLaMA-3.1 405B and GPT-4o-0513.",
+            "DeepSeek-V3 Technical Report",
+            {"DeepSeek-V2.5-0905", "Qwen2.5", "LLaMA-3.1", "GPT-4o-0513"},
+        ),
+        ("We compare DeepSeekMoE 16B with GShard 2.9B on 8 GPUs after SFT.", "DeepSeekMoE: Towards ...", {"GShard"}),
+        ("Kimi-Audio outperforms Step-Audio.", "Kimi-Audio Technical Report", {"Step-Audio"}),
+        ("The model is trained for 3 epochs on MATH with a 7B backbone.", "", set()),
+    ],
+)
+def test_other_names_are_the_systems_a_sentence_names_but_the_papers_own(text, title, names):
+    assert other_names(text, title_words(title)) == names
 
 
 def test_a_paragraph_under_a_run_in_heading_is_on_its_topic(digests):
