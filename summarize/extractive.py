@@ -287,8 +287,8 @@ def pick_sentences(
                 continue  # "Our contributions are summarized as follows: • Architectural Innovation."
             if _INNER_CAPTION.search(text):
                 continue  # a figure's words run on into its caption
-            if text.endswith("?") and not topic.stance:
-                continue  # a question states no setting, baseline or result (a problem it may pose: motivation)
+            if text.endswith("?") and not topic.questions:
+                continue  # "how does this compare to simply increasing the model size?" states no baseline
             cues = cue_hits(topic, text, subject) or int(block == under)
             if not cues:
                 continue

@@ -33,6 +33,9 @@ class Topic:
     # several strong baselines, including DeepSeek-V3, Claude-Sonnet-3.5-1022, GPT-4o-0513") states it better
     # than one that only says "compared" (summarize.extractive.other_names).
     names_others: bool = False
+    # A question may state the topic: the problem the paper poses ("How can we design ...?"), an open limitation or a
+    # question left for future work. Elsewhere a question states no contribution, setting, baseline or result.
+    questions: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"unclear|question|motivat|hinder|expensive|insufficient|fail)"
                 ),
                 stance=True,
+                questions=True,
             ),
         ),
         ("abstract", "introduction"),
@@ -180,6 +184,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"\b(?:limitations?|weakness(?:es)?|shortcomings?|failure (?:cases|modes))\b"
                     r"(?!\s+of\s+(?:the\s+)?(?:prior|previous|existing|current|earlier|related))"
                 ),
+                questions=True,
             ),
         ),
         ("limitations", "conclusion", "results"),
@@ -202,6 +207,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                     r"\bfuture (?:works?|directions?|research)\b|\boutlook\b|\bnext steps?\b|"
                     r"\bopen (?:questions|problems)\b"
                 ),
+                questions=True,
             ),
         ),
         ("conclusion", "limitations"),
