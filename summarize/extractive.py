@@ -124,8 +124,9 @@ def _is_measure(number) -> bool:
 
 
 # A caption inside a sentence, after other words: a figure's or a table's own text (a plot's legend, a table's
-# cells) run on into it ("Curriculum Transition Baseline (Uniform Sampling) Curriculum Learning Figure 9: ...").
-_INNER_CAPTION = re.compile(r"\S\s+(?:Figure|Fig\.|Table)\s+\d+:\s")
+# cells) run on into it ("Curriculum Transition Baseline (Uniform Sampling) Curriculum Learning Figure 9: ...",
+# "... #Layers 24 30 Table 2 | Detailed hyperparameters for training Janus-Pro.").
+_INNER_CAPTION = re.compile(r"\S\s+(?:Figure|Fig\.|Table)\s+\d+(?::|\s+\|)\s")
 
 # A name of a model, a method or a benchmark: a word that begins with a letter and has a digit or a capital inside
 # ("GPT-4o-0513", "Qwen2.5", "LLaMA2", "DeepSeek-V3", "GShard", "QwQ-32B", "Step-Audio"); not an acronym alone
