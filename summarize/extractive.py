@@ -146,9 +146,9 @@ def other_names(text: str, subject: frozenset[str] = frozenset()) -> set[str]:
     return found
 
 
-# A sentence that only announces a list, its first item's heading run on ("... as follows: • Architectural
-# Innovation."): the list's items are the statements.
-_LIST_LEAD = re.compile(r":\s*[•·]\s*[^.•:]{0,60}\.$")
+# A sentence that only announces a list, its first item's heading or number run on ("... as follows: • Architectural
+# Innovation.", "Our primary contributions are as follow: 1."): the list's items are the statements.
+_LIST_LEAD = re.compile(r":(?:\s*[•·]\s*[^.•:]{0,60}|\s+\(?\d{1,2}\)?)\.$")
 
 _SECTION_NUMBER = re.compile(r"^(?:\d{1,2}|[A-H])(?:\.\d{1,2}){0,3}\.?\s+")
 _CONTENTS = re.compile(r"^(?:table of )?contents\b", re.IGNORECASE)

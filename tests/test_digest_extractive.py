@@ -503,11 +503,15 @@ def test_a_sentence_whose_words_the_other_holds_is_redundant():
 
 def test_a_sentence_that_only_announces_a_list_is_no_statement():
     """DeepSeekMoE's contributions quoted "Our contributions are summarized as follows: • Architectural
-    Innovation." (a user review); pick_sentences leaves such a sentence out."""
+    Innovation." (a user review); pick_sentences leaves such a sentence out, and one whose list is numbered."""
     from summarize.extractive import _LIST_LEAD
 
     assert _LIST_LEAD.search("Our contributions are summarized as follows: • Architectural Innovation.")
     assert not _LIST_LEAD.search("We compare three methods: all-at-once, step-by-step and binary search.")
+    # Open-Reasoner-Zero's contributions quoted "Our primary contributions are as follow: 1." (the list numbered).
+    assert _LIST_LEAD.search("Our primary contributions are as follow: 1.")
+    assert _LIST_LEAD.search("The pipeline has three stages: (1).")
+    assert not _LIST_LEAD.search("Positive and negative samples are mixed at a ratio of 3:1.")
 
 
 def test_headings_follow_the_language(digests):
