@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -141,9 +142,16 @@ def ask(
     # mention what the question asks about is judged on them (the best-ranked passages of the pool may only
     # repeat the question's names; the one that answers can sit 15th); closeness in meaning on the whole pool.
     chosen = _distinct(ranked, k)
+    together = not follow_up  # a follow-up's query carries an earlier question's names: not all in one paper
+    if across_papers(query) and not (paper_ids and len(paper_ids) == 1):
+        # Each paper's best first, where those passages are judged to answer too: a paper further down may only
+        # share the question's words (an answer that needs one named library must find it in each passage).
+        diverse = _distinct(ranked, k, across=True)
+        judged = [c.passage for c in diverse]
+        if relevant(archive.catalog, query, judged, settings.abstain_below, pool, together)[0]:
+            chosen = diverse
     answer.judged = [c.passage for c in chosen]
-    # A follow-up's query carries an earlier question's names: they need not all be in one paper.
-    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool, not follow_up)
+    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool, together)
     if not ok:
         # A name the k passages lack may be in one ranked below them: a table's sentence ranks below prose
         # about the same paper, and a question about three models can fill its k with two. With the best such
@@ -153,7 +161,7 @@ def ask(
         if extra:
             kept = [*chosen[: k - len(extra)], *extra]
             again = [c.passage for c in kept]
-            if relevant(archive.catalog, query, again, settings.abstain_below, pool, not follow_up)[0]:
+            if relevant(archive.catalog, query, again, settings.abstain_below, pool, together)[0]:
                 ok, chosen, answer.judged = True, kept, again
     if not ok:
         answer.note = why
@@ -192,9 +200,33 @@ def ask(
     return answer
 
 
-def _distinct(ranked: Sequence[Candidate], limit: int) -> list[Candidate]:
+# A question that asks which papers or models do something ("Which papers use GRPO?", "Which of the audio models
+# initialise their encoder from Whisper?") wants each of them: its answer quotes the best sentence of each paper
+# among the best ACROSS_WINDOW × k candidates before it quotes any paper twice.
+ACROSS = re.compile(
+    r"\b(?:which|what)\s+(?:of\s+the\s+)?(?:[\w/-]+\s+){0,3}?(?:papers|models|reports|works|studies|recipes)\b",
+    re.IGNORECASE,
+)
+ACROSS_WINDOW = 3
+
+
+def across_papers(question: str) -> bool:
+    """Whether ``question`` asks which papers (models, reports, ...) do something."""
+    return bool(ACROSS.search(question))
+
+
+def _distinct(ranked: Sequence[Candidate], limit: int, across: bool = False) -> list[Candidate]:
     """The best candidates, one per passage (qa.select ranks them), up to ``limit``, each with its best sentence
-    not already chosen: neighbouring chunks overlap and share whole sentences."""
+    not already chosen: neighbouring chunks overlap and share whole sentences. With ``across``, each paper's best
+    candidate among the first ACROSS_WINDOW × ``limit`` comes first, in rank order."""
+    if across:
+        papers: set[str] = set()
+        firsts = []
+        for i, candidate in enumerate(ranked[: ACROSS_WINDOW * limit]):
+            if candidate.passage.chunk.paper_id not in papers:
+                papers.add(candidate.passage.chunk.paper_id)
+                firsts.append(i)
+        ranked = [ranked[i] for i in firsts] + [c for i, c in enumerate(ranked) if i not in set(firsts)]
     chosen, seen = [], set()
     for candidate in ranked:
         text = next((t for t in (candidate.text, *candidate.others) if t not in seen), None)

@@ -17,7 +17,7 @@ from footnote.types import Chunk, Passage
 from index.archive import Archive
 from index.retrieve import Query, Retriever
 from qa.abstain import mentions, support, unnamed
-from qa.ask import NOT_FOUND, _distinct, ask, relevant
+from qa.ask import NOT_FOUND, _distinct, across_papers, ask, relevant
 from qa.select import Candidate, rank_sentences
 from summarize.verify import extract_numbers, numbers_in
 from tests.digest_checks import on_page
@@ -133,6 +133,54 @@ def test_an_extractive_answer_quotes_the_best_sentence_of_up_to_k_passages(archi
     assert len(chunks) == len(set(chunks)) == len(answer.statements)  # one statement per passage
     assert len(answer.passages) == archive.settings.qa.pool
     assert any("test difficulty" in s.text.lower().replace("-", " ") for s in answer.statements)
+
+
+def test_a_question_about_which_papers_quotes_each_of_them_before_any_twice(archive, paper_pdf):
+    """ "Which papers report a resolve rate on SWE-bench Verified?" quoted SWE-smith five times: MiniMax-M1,
+    DeepSeek-V3 and DeepSeek-R1 report one too (bench/questions.json m06: 1 of 5 papers found, now 4)."""
+    question = "Which papers report a resolve rate on SWE-bench Verified?"
+    answer = ask(archive, question)
+    check_answer(answer, paper_pdf)
+    papers = [c.paper_id for s in answer.statements for c in s.citations]
+    assert len(set(papers)) >= 3, papers
+    assert {"2504.21798", "2412.19437", "2506.13585"} <= set(papers)
+    # Within one paper the question asks nothing across papers.
+    one = ask(archive, question, paper_ids=["2504.21798"])
+    assert {c.paper_id for s in one.statements for c in s.citations} == {"2504.21798"}
+
+
+@pytest.mark.parametrize(
+    ("question", "across"),
+    [
+        ("Which papers use GRPO?", True),
+        ("Which of the audio-capable models initialize part of their audio front end from Whisper?", True),
+        ("What pretraining recipes weight the MTP loss at 0.3?", True),
+        ("Which model reaches 86.7 on AIME 2024?", False),
+        ("What papers", True),
+        ("How many experts does DeepSeek-V3 activate per token?", False),
+    ],
+)
+def test_which_questions_ask_across_papers(question, across):
+    assert across_papers(question) is across
+
+
+def test_across_papers_each_papers_best_candidate_comes_first():
+    def candidate(paper: str, n: int) -> Candidate:
+        text = f"Sentence {n} of paper {paper}."
+        chunk = Chunk(paper, 1, 1, "Results", "results", 0, len(text), text, id=f"{paper}-{n}")
+        return Candidate(Passage(chunk, 1.0, None, None, paper), text, 1.0)
+
+    def ids(chosen: list[Candidate]) -> list[str]:
+        return [c.passage.chunk.id for c in chosen]
+
+    ranked = [candidate("a", 1), candidate("a", 2), candidate("b", 1), candidate("a", 3), candidate("c", 1)]
+    assert ids(_distinct(ranked, 3)) == ["a-1", "a-2", "b-1"]
+    assert ids(_distinct(ranked, 3, across=True)) == ["a-1", "b-1", "c-1"]
+    assert ids(_distinct(ranked, 5, across=True)) == ["a-1", "b-1", "c-1", "a-2", "a-3"]
+    # Only among the best ACROSS_WINDOW × k candidates: a paper further down waits its turn.
+    many = [candidate("a", n) for n in range(1, 7)] + [candidate("b", 1)]
+    assert ids(_distinct(many, 2, across=True)) == ["a-1", "a-2"]
+    assert ids(_distinct(many, 3, across=True)) == ["a-1", "b-1", "a-2"]
 
 
 def test_a_number_in_a_name_does_not_lift_every_passage_naming_it(archive, paper_pdf):
