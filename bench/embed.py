@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--chunk-tokens", type=int, default=250, help="chunk size in tokens (default 250: ~220 on average)"
     )
-    parser.add_argument("--batch", type=int, default=64, help="batch size (default 64, the setting's default)")
+    parser.add_argument(
+        "--batch", type=int, default=64, help="batch size (default 64, the setting's; onnx* run texts alone)"
+    )
     parser.add_argument(
         "--repeat", type=int, default=2, help="rounds, each running every backend once, interleaved (default 2)"
     )

