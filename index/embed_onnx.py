@@ -535,9 +535,11 @@ class OnnxEmbedder(BatchedEmbedder):
         return self._session.run(None, {name: feed[name] for name in self._inputs})[0]
 
     def _run(self, jobs: Iterator[tuple[list[int], dict[str, np.ndarray]]], out: np.ndarray) -> None:
-        """The runs on `threads` threads at once (a session runs concurrently, releasing the GIL)."""
-        if self.threads <= 1:
-            return super()._run(jobs, out)
+        """The runs on `threads` threads at once (a session runs concurrently, releasing the GIL); one run (a
+        query) on the calling thread."""
+        runs = list(jobs)  # one text each: small
+        if self.threads <= 1 or len(runs) <= 1:
+            return super()._run(iter(runs), out)
         from concurrent.futures import ThreadPoolExecutor
 
         def run(job: tuple[list[int], dict[str, np.ndarray]]) -> None:
@@ -545,4 +547,4 @@ class OnnxEmbedder(BatchedEmbedder):
             out[rows] = self._infer(feed)
 
         with ThreadPoolExecutor(self.threads, thread_name_prefix="footnote-embed") as pool:
-            list(pool.map(run, jobs))
+            list(pool.map(run, runs))

@@ -226,7 +226,8 @@ def _distinct(ranked: Sequence[Candidate], limit: int, across: bool = False) -> 
             if candidate.passage.chunk.paper_id not in papers:
                 papers.add(candidate.passage.chunk.paper_id)
                 firsts.append(i)
-        ranked = [ranked[i] for i in firsts] + [c for i, c in enumerate(ranked) if i not in set(firsts)]
+        first = set(firsts)
+        ranked = [ranked[i] for i in firsts] + [c for i, c in enumerate(ranked) if i not in first]
     chosen, seen = [], set()
     for candidate in ranked:
         text = next((t for t in (candidate.text, *candidate.others) if t not in seen), None)
