@@ -143,15 +143,16 @@ def ask(
     # repeat the question's names; the one that answers can sit 15th); closeness in meaning on the whole pool.
     chosen = _distinct(ranked, k)
     together = not follow_up  # a follow-up's query carries an earlier question's names: not all in one paper
+    verdict = None
     if across_papers(query) and not (paper_ids and len(paper_ids) == 1):
         # Each paper's best first, where those passages are judged to answer too: a paper further down may only
         # share the question's words (an answer that needs one named library must find it in each passage).
         diverse = _distinct(ranked, k, across=True)
-        judged = [c.passage for c in diverse]
-        if relevant(archive.catalog, query, judged, settings.abstain_below, pool, together)[0]:
-            chosen = diverse
+        found = relevant(archive.catalog, query, [c.passage for c in diverse], settings.abstain_below, pool, together)
+        if found[0]:
+            chosen, verdict = diverse, found
     answer.judged = [c.passage for c in chosen]
-    ok, why = relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool, together)
+    ok, why = verdict or relevant(archive.catalog, query, answer.judged, settings.abstain_below, pool, together)
     if not ok:
         # A name the k passages lack may be in one ranked below them: a table's sentence ranks below prose
         # about the same paper, and a question about three models can fill its k with two. With the best such

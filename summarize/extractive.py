@@ -141,7 +141,7 @@ def other_names(text: str, subject: frozenset[str] = frozenset()) -> set[str]:
     for m in _NAME.finditer(text):
         name = m.group().rstrip(".-")
         parts = [p for p in re.split(r"[^a-z0-9]+", name.lower()) if p]
-        if name and not all(part in subject for part in parts):
+        if not all(part in subject for part in parts):  # _NAME begins with a letter: never empty
             found.add(name)
     return found
 
